@@ -1,0 +1,34 @@
+# voicefleet: `make run` brings the fleet up (installing on first call); `make test` runs the suite.
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+export PATH := $(BIN):$(PATH)
+
+.PHONY: install run test test-fast bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip wheel "setuptools<81"
+	$(BIN)/pip install -e ".[all]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start every service and the Traefik gateway (:8124, :8125, :8005). Ctrl-C stops them all.
+run: install
+	$(BIN)/honcho start -f Procfile
+
+## The whole suite: unit tests, then the fleet behind Traefik with the real models.
+test: install
+	$(BIN)/pytest -q
+
+## Unit tests only (no fleet).
+test-fast: install
+	$(BIN)/pytest -q -m "not fleet"
+
+bench: install
+	$(BIN)/python bench/asr_file.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,21 @@
+"""Dependency getters, so tests can override them with `app.dependency_overrides`."""
+
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.asr.service import AsrService
+from services.asr.settings import AsrSettings
+
+
+@lru_cache
+def get_settings() -> AsrSettings:
+    return AsrSettings()
+
+
+def get_asr(request: Request) -> AsrService:
+    return request.app.state.asr
+
+
+AsrDep = Annotated[AsrService, Depends(get_asr)]

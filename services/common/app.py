@@ -1,0 +1,65 @@
+"""The one skeleton every service is built on: settings, logging, middleware, health and metrics."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.common.errors import install_error_handlers
+from services.common.logging import configure_logging
+from services.common.middleware import MetricsMiddleware, RequestIdMiddleware
+from services.common.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+ReadinessCheck = Callable[[], tuple[bool, dict[str, object]]]
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def create_app(
+    *,
+    service: str,
+    settings: ServiceSettings,
+    routers: list[APIRouter],
+    readiness: ReadinessCheck,
+    lifespan: Lifespan = _no_lifespan,
+    description: str = "",
+) -> FastAPI:
+    """Build a service app with `/healthz`, `/readyz`, `/metrics`, request ids and typed errors.
+
+    `readiness` reports whether the service's models are loaded (and details for `/readyz`).
+    """
+    configure_logging(service, settings.log_level, settings.log_json)
+    app = FastAPI(
+        title=f"voicefleet {service}",
+        description=description,
+        lifespan=lifespan,
+        max_body_size=settings.max_upload_mb * 1024 * 1024,
+    )
+    app.state.settings = settings
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: models are loaded and requests can be served")
+    async def readyz() -> JSONResponse:
+        ready, details = readiness()
+        body = {"status": "ready" if ready else "not_ready", "service": service, **details}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,90 @@
+"""Shared fixtures: paths to the real speech data and a fleet started exactly like `make run`."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
+GATEWAY = "http://127.0.0.1:8124"
+FLEET_PORTS = {"gateway-main": 8124, "gateway-bridge": 8125, "gateway-speech": 8005, "asr": 8201}
+READY_URLS = ["http://127.0.0.1:8201/readyz", "http://127.0.0.1:8180/ping"]
+START_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 20
+
+
+def manifest() -> dict[str, str]:
+    """local_path → reference transcript, from ../shared/data/MANIFEST.tsv."""
+    rows = (DATA / "MANIFEST.tsv").read_text().splitlines()[1:]
+    return {cols[0]: cols[6] for cols in (row.split("\t") for row in rows)}
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} while waiting for {what}")
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    assert DATA.is_dir(), f"speech data not found at {DATA} (set VOICEFLEET_TEST_DATA)"
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`make run` in a process group; on teardown Ctrl-C (SIGINT) must stop everything cleanly."""
+    busy = [name for name, port in FLEET_PORTS.items() if port_in_use(port)]
+    assert not busy, f"ports of {busy} are taken: stop a running `make run` before the tests"
+    log_path = tmp_path_factory.mktemp("fleet") / "fleet.log"
+    env = {**os.environ, "DATA_DIR": str(tmp_path_factory.mktemp("fleet-data"))}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: all(_ready(u) for u in READY_URLS), START_TIMEOUT_S, "the fleet", proc)
+    except Exception:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError(f"fleet did not start; log:\n{log_path.read_text()[-4000:]}") from None
+    yield GATEWAY
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    try:
+        proc.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"the fleet did not stop within {STOP_TIMEOUT_S} s of Ctrl-C")
+    still_bound = [name for name, port in FLEET_PORTS.items() if port_in_use(port)]
+    assert not still_bound, f"still listening after Ctrl-C: {still_bound}"
+
+
+@pytest.fixture
+async def gateway(fleet: str) -> httpx.AsyncClient:
+    async with httpx.AsyncClient(base_url=fleet, timeout=120) as client:
+        yield client

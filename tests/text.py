@@ -1,0 +1,21 @@
+"""Transcript normalisation for word error rates."""
+
+import re
+
+_NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five"}
+
+
+def normalize(text: str) -> str:
+    text = text.lower().replace("-", " ")
+    text = re.sub(r"[^\w\s']", " ", text)
+    words = [_NUMBERS.get(w, w) for w in text.split()]
+    return " ".join(words)
+
+
+def reference_text(manifest_reference: str) -> str:
+    """The spoken sentence of a MANIFEST reference: the corrected Harvard sentence where the
+    upstream label has a typo, without the bracketed speaker note."""
+    harvard = re.search(r"\(Harvard sentence: ([^)]*)\)", manifest_reference)
+    if harvard:
+        return harvard.group(1)
+    return manifest_reference.split(" [")[0]
