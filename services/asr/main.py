@@ -1,4 +1,4 @@
-"""ASR service: file transcription (and, in later modules, streaming and diarization)."""
+"""ASR service: file transcription, OpenAI-compatible transcription and VAD streaming."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.asr.dependencies import get_settings
-from services.asr.routers import openai, transcribe
+from services.asr.routers import openai, stream, transcribe
 from services.asr.service import AsrService
 from services.common.app import create_app
 
@@ -19,16 +19,18 @@ def build_app() -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.asr = asr
         asr.start_loading()  # /readyz answers 503 until the model is in memory
+        asr.stream_scheduler.start()
         yield
+        await asr.stream_scheduler.stop()
         asr.pool.shutdown()
 
     return create_app(
         service="asr",
         settings=settings,
-        routers=[transcribe.router, openai.router],
+        routers=[transcribe.router, openai.router, stream.router],
         readiness=asr.models.status,
         lifespan=lifespan,
-        description="Speech-to-text with faster-whisper: file transcription and an OpenAI-compatible API.",
+        description="Speech-to-text with faster-whisper: files, an OpenAI-compatible API and real-time streams.",
     )
 
 

@@ -5,12 +5,14 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from fastapi import UploadFile
 from prometheus_client import Histogram
 
 from services.asr.models import ModelManager
 from services.asr.settings import AsrSettings
-from services.asr.transcriber import Transcriber, Transcription
+from services.asr.streaming.scheduler import DecodeScheduler
+from services.asr.transcriber import Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
 from services.common.errors import InvalidInput
 from services.common.workers import InferencePool
@@ -36,6 +38,11 @@ class AsrService:
         self.pool = InferencePool("asr", settings.asr_workers, settings.asr_queue_size)
         self._transcriber: Transcriber | None = None
         self._lock = threading.Lock()
+        self.stream_scheduler = DecodeScheduler(self._decode_turn, settings.asr_stream_workers)
+        self.streams = 0  # open /ws/transcribe/vad connections
+
+    def _decode_turn(self, audio: np.ndarray, language: str | None) -> UtteranceText:
+        return self.transcriber().transcribe_utterance(audio, language)
 
     def start_loading(self) -> threading.Thread:
         thread = threading.Thread(target=self.models.load, name="asr-model-loader", daemon=True)

@@ -43,6 +43,23 @@ class AsrSettings(ServiceSettings):
         "log-probability is below `asr_log_prob_threshold` is treated as silence."
     )
     asr_log_prob_threshold: float = Field(-1.0, description="See `asr_no_speech_threshold`.")
+    stream_silence_ms: int = Field(
+        300, ge=100, le=5000, description="End-of-turn silence for /ws/transcribe/vad (query `silence_ms`)."
+    )
+    stream_volume_threshold: float = Field(
+        0.01, ge=0, le=1, description="RMS gate under which audio is not speech (query `volume_threshold`)."
+    )
+    stream_partial_interval: float = Field(
+        1.0, ge=0.2, le=30, description="Seconds of voiced audio between partials (query `partial_interval`)."
+    )
+    stream_idle_timeout_s: float = Field(
+        30.0, gt=0, description="A stream that sends nothing for this long is closed (code 1001)."
+    )
+    stream_max_connections: int = Field(
+        64, ge=1, description="Concurrent streams per process; more are refused (code 1013)."
+    )
+    asr_stream_workers: int = Field(2, ge=1, le=64, description="Parallel decodes for streams.")
+    asr_stream_beam_size: int = Field(1, ge=1, le=16, description="Beam size for streamed turns.")
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for private model ids (HF_TOKEN)."
     )

@@ -1,18 +1,29 @@
 """File transcription on a shared Whisper model: sequential for short audio, VAD-chunked and
 batched for long audio, with timestamps on the original timeline. Runs on a worker thread."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.transcribe import Segment as WhisperSegment
-from faster_whisper.vad import VadOptions, get_speech_timestamps
+from faster_whisper.transcribe import restore_speech_timestamps
+from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
 from services.asr.settings import AsrSettings
 
 SAMPLE_RATE = 16_000
+CLIP_SECONDS = 30.0  # Whisper's window: the longest clip decoded in one pass
 # Silero VAD options for files: keep short pauses inside a chunk, pad speech edges.
-FILE_VAD = VadOptions(threshold=0.5, min_silence_duration_ms=1000, speech_pad_ms=300, max_speech_duration_s=30)
+FILE_VAD = VadOptions(
+    threshold=0.5, min_silence_duration_ms=1000, speech_pad_ms=300, max_speech_duration_s=CLIP_SECONDS
+)
+# For long files: finer cuts, so clips can be packed close to 30 s.
+LONG_FILE_VAD = VadOptions(
+    threshold=0.5, min_silence_duration_ms=160, speech_pad_ms=200, max_speech_duration_s=CLIP_SECONDS
+)
 
 
 @dataclass
@@ -36,6 +47,13 @@ class Transcription:
     batched: bool
 
 
+@dataclass(frozen=True)
+class UtteranceText:
+    text: str
+    language: str | None
+    language_probability: float | None
+
+
 class Transcriber:
     """Owns the decoding policy; `transcribe` is blocking and must run off the event loop."""
 
@@ -48,30 +66,79 @@ class Transcriber:
     def languages(self) -> frozenset[str]:
         return frozenset(self.model.supported_languages)
 
-    def has_speech(self, audio: np.ndarray) -> bool:
-        return bool(get_speech_timestamps(audio, FILE_VAD))
-
     def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
         duration = round(audio.size / SAMPLE_RATE, 3)
-        if not self.has_speech(audio):
+        if duration > self.settings.asr_batched_min_duration_s:
+            return self._transcribe_long(audio, language, duration)
+        speech = get_speech_timestamps(audio, FILE_VAD)
+        if not speech:
             # No voiced audio: nothing to decode, and nothing for Whisper to hallucinate.
             return Transcription("", [], duration, language, None, batched=False)
-        s = self.settings
-        common = dict(
-            language=language,
-            beam_size=s.asr_beam_size,
-            vad_filter=True,
-            vad_parameters=FILE_VAD,
-            no_speech_threshold=s.asr_no_speech_threshold,
-            log_prob_threshold=s.asr_log_prob_threshold,
+        voiced = np.concatenate(collect_chunks(audio, speech)[0])
+        segments, info = self.model.transcribe(
+            voiced, condition_on_previous_text=False, vad_filter=False, **self._decode_options(language)
         )
-        batched = duration > s.asr_batched_min_duration_s
-        if batched:
-            segments, info = self.batched_pipeline.transcribe(
-                audio, batch_size=s.asr_batch_size, without_timestamps=False, **common
+        segments = restore_speech_timestamps(segments, speech, SAMPLE_RATE)
+        return self._collect(segments, duration, info.language, info.language_probability, batched=False)
+
+    def transcribe_utterance(self, audio: np.ndarray, language: str | None) -> UtteranceText:
+        """Decode one streamed turn (already cut by VAD): no timestamps, no VAD pass."""
+        segments, info = self.model.transcribe(
+            audio,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+            **{**self._decode_options(language), "beam_size": self.settings.asr_stream_beam_size},
+        )
+        voiced = [seg for seg in segments if not self._is_silence(seg)]
+        detected = None if language is not None else round(info.language_probability, 4)
+        return UtteranceText("".join(seg.text for seg in voiced).strip(), info.language, detected)
+
+    def _transcribe_long(self, audio: np.ndarray, language: str | None, duration: float) -> Transcription:
+        """VAD once, pack speech into clips of at most 30 s, and decode contiguous groups of clips
+        batched, one group per model worker in parallel. Timestamps stay on the original timeline."""
+        clips = pack_clips(get_speech_timestamps(audio, LONG_FILE_VAD), int(CLIP_SECONDS * SAMPLE_RATE))
+        if not clips:
+            return Transcription("", [], duration, language, None, batched=True)
+        probability = None
+        if language is None:
+            first = audio[clips[0]["start"] : clips[0]["end"]]
+            language, probability, _ = self.model.detect_language(first)
+        groups = split_contiguous(clips, self.settings.asr_workers)
+
+        def decode(group: list[dict[str, int]]) -> list[WhisperSegment]:
+            seconds = [{k: v / SAMPLE_RATE for k, v in clip.items()} for clip in group]
+            segments, _ = self.batched_pipeline.transcribe(
+                audio,
+                clip_timestamps=seconds,
+                batch_size=self.settings.asr_batch_size,
+                without_timestamps=False,
+                **self._decode_options(language),
             )
-        else:
-            segments, info = self.model.transcribe(audio, condition_on_previous_text=False, **common)
+            return list(segments)
+
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="asr-long") as executor:
+            decoded = [seg for part in executor.map(decode, groups) for seg in part]
+        return self._collect(decoded, duration, language, probability, batched=True)
+
+    def _decode_options(self, language: str | None) -> dict[str, object]:
+        s = self.settings
+        return {
+            "language": language,
+            "beam_size": s.asr_beam_size,
+            "no_speech_threshold": s.asr_no_speech_threshold,
+            "log_prob_threshold": s.asr_log_prob_threshold,
+        }
+
+    def _collect(
+        self,
+        segments: Iterable[WhisperSegment],
+        duration: float,
+        language: str | None,
+        probability: float | None,
+        *,
+        batched: bool,
+    ) -> Transcription:
         # Consume the generator here, on the worker thread: decoding happens while iterating.
         voiced = [seg for seg in segments if not self._is_silence(seg)]
         kept = [self._to_segment(index, seg) for index, seg in enumerate(voiced)]
@@ -81,8 +148,8 @@ class Transcriber:
             text=text,
             segments=kept,
             duration=duration,
-            language=info.language,
-            language_probability=round(info.language_probability, 4),
+            language=language,
+            language_probability=None if probability is None else round(probability, 4),
             batched=batched,
         )
 
@@ -103,3 +170,28 @@ class Transcriber:
             avg_logprob=round(seg.avg_logprob, 4),
             no_speech_prob=round(seg.no_speech_prob, 4),
         )
+
+
+def pack_clips(speech: list[dict[str, int]], max_samples: int) -> list[dict[str, int]]:
+    """Merge consecutive VAD segments (sample offsets) into clips no longer than `max_samples`."""
+    clips: list[dict[str, int]] = []
+    for seg in speech:
+        if clips and seg["end"] - clips[-1]["start"] <= max_samples:
+            clips[-1]["end"] = seg["end"]
+        else:
+            clips.append({"start": seg["start"], "end": min(seg["end"], seg["start"] + max_samples)})
+    return clips
+
+
+def split_contiguous(clips: list[dict[str, int]], groups: int) -> list[list[dict[str, int]]]:
+    """Cut the ordered clips into at most `groups` contiguous runs of similar total length."""
+    groups = max(1, min(groups, len(clips)))
+    total = sum(c["end"] - c["start"] for c in clips)
+    runs: list[list[dict[str, int]]] = [[]]
+    done = 0
+    for clip in clips:
+        if runs[-1] and len(runs) < groups and done >= total * len(runs) / groups:
+            runs.append([])
+        runs[-1].append(clip)
+        done += clip["end"] - clip["start"]
+    return runs

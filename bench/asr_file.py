@@ -1,0 +1,193 @@
+"""File transcription: raw faster-whisper vs. POST /transcribe through the gateway, side by side.
+
+Usage: .venv/bin/python bench/asr_file.py [--repeats 3] [--long-minutes 5]
+
+Starts the fleet (Procfile) unless --url is given, runs the same files through the raw engine
+in this process (same model, threads, beam and VAD options as the server's sequential path) and
+through the server, and prints wall time, real-time factor, the server/raw ratio and peak RSS.
+The long file is built by concatenating the shared English clips with 1 s pauses; for it the raw
+engine decodes sequentially and the server uses its VAD-chunked batched path.
+"""
+
+import argparse
+import io
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import httpx
+import jiwer
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from services.asr.models import load_whisper  # noqa: E402
+from services.asr.settings import AsrSettings  # noqa: E402
+from services.asr.transcriber import FILE_VAD  # noqa: E402
+from services.common.audio import decode_audio  # noqa: E402
+
+DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
+SHORT = ["asr/en_one_two_three.wav", "asr/en_LJ050-0131.wav", "asr/en_librispeech_1995-1837-0001.wav",
+         "asr/en_jfk.flac"]
+RATE = 16_000
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            (samples * 32767).astype(np.int16).reshape(1, -1), format="s16", layout="mono"
+        )
+        frame.sample_rate = RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def long_file(minutes: float) -> bytes:
+    clips = sorted((DATA / "asr").glob("en_*")) + sorted((DATA / "speaker").glob("*.flac"))
+    pause = np.zeros(RATE, np.float32)
+    pieces, total = [], 0
+    while total < minutes * 60 * RATE:
+        for clip in clips:
+            audio = decode_audio(clip.read_bytes(), max_duration_s=3600)
+            pieces += [audio, pause]
+            total += audio.size + pause.size
+    return wav_bytes(np.concatenate(pieces))
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+
+def raw_transcribe(model, audio: np.ndarray, settings: AsrSettings) -> str:
+    segments, _ = model.transcribe(
+        audio, language="en", beam_size=settings.asr_beam_size, vad_filter=True,
+        vad_parameters=FILE_VAD, condition_on_previous_text=False,
+    )
+    return "".join(s.text for s in segments).strip()
+
+
+def timed(fn, repeats: int) -> tuple[float, str]:
+    times, text = [], ""
+    for _ in range(repeats):
+        start = time.perf_counter()
+        text = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), text
+
+
+def start_fleet() -> subprocess.Popen:
+    env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [str(REPO / ".venv/bin/honcho"), "start", "-f", "Procfile"], cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get("http://127.0.0.1:8201/readyz", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise SystemExit("fleet did not become ready")
+
+
+def asr_pid() -> int:
+    for conn in psutil.net_connections("tcp"):
+        if conn.laddr and conn.laddr.port == 8201 and conn.status == psutil.CONN_LISTEN:
+            return conn.pid
+    raise SystemExit("asr process not found on :8201")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--long-minutes", type=float, default=5.0)
+    parser.add_argument("--url", default=None, help="use a running gateway instead of starting one")
+    args = parser.parse_args()
+
+    settings = AsrSettings()
+    files = {name: (DATA / name).read_bytes() for name in SHORT}
+    files[f"long_{args.long_minutes:g}min.wav"] = long_file(args.long_minutes)
+
+    fleet = None if args.url else start_fleet()
+    url = args.url or "http://127.0.0.1:8124"
+    sampler = RssSampler(asr_pid())
+    sampler.start()
+
+    rows = []
+    model = load_whisper(settings)
+    try:
+        with httpx.Client(base_url=url, timeout=900) as client:
+            def server(name: str, data: bytes) -> str:
+                response = client.post("/transcribe", files={"file": (name, data)}, data={"language": "en"})
+                response.raise_for_status()
+                return response.json()["text"]
+
+            def raw(data: bytes) -> str:
+                # The raw side decodes the file too, as the server does.
+                return raw_transcribe(model, decode_audio(data, max_duration_s=7200), settings)
+
+            raw(files[SHORT[0]])  # warm both paths once
+            server(SHORT[0], files[SHORT[0]])
+            for name, data in files.items():
+                # Alternate raw and server runs so machine noise hits both alike.
+                raw_times, server_times = [], []
+                for _ in range(args.repeats):
+                    raw_s, raw_text = timed(lambda d=data: raw(d), 1)
+                    server_s, server_text = timed(lambda n=name, d=data: server(n, d), 1)
+                    raw_times.append(raw_s)
+                    server_times.append(server_s)
+                duration = decode_audio(data, max_duration_s=7200).size / RATE
+                rows.append((name, duration, statistics.median(raw_times), statistics.median(server_times),
+                             raw_text, server_text))
+        sampler.running = False
+    finally:
+        if fleet is not None:
+            os.killpg(fleet.pid, signal.SIGINT)
+            fleet.wait(30)
+
+    raw_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"model={settings.asr_model} cpu_threads={settings.asr_cpu_threads} "
+          f"workers={settings.asr_workers} beam={settings.asr_beam_size} "
+          f"batch={settings.asr_batch_size} repeats={args.repeats} cores={os.cpu_count()}")
+    print("| file | audio s | raw s | raw RTF | server s | server RTF | server/raw | text diff (WER vs raw) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, duration, raw_s, server_s, raw_text, server_text in rows:
+        same = f"{jiwer.wer(raw_text.lower(), server_text.lower()):.3f}" if raw_text else "-"
+        print(f"| {name} | {duration:.1f} | {raw_s:.2f} | {raw_s / duration:.3f} | {server_s:.2f} | "
+              f"{server_s / duration:.3f} | {server_s / raw_s:.2f} | {same} |")
+    print(f"peak RSS: raw engine process {raw_peak_mb:.0f} MB, asr service {sampler.peak / 2**20:.0f} MB")
+    long_row = rows[-1]
+    print(f"long file: batched server is {long_row[2] / long_row[3]:.2f}x faster than raw sequential")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""WS /ws/transcribe/vad: real-time transcription with VAD end-of-turn detection."""
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, ValidationError
+from starlette.websockets import WebSocket
+
+from services.asr.service import AsrService
+from services.asr.streaming.protocol import error_event
+from services.asr.streaming.session import StreamOptions, StreamSession
+from services.asr.streaming.turns import TurnSettings
+from services.common.errors import ApiError
+
+router = APIRouter(tags=["streaming"])
+
+
+class StreamQuery(BaseModel):
+    silence_ms: int = Field(ge=100, le=5000)
+    volume_threshold: float = Field(ge=0, le=1)
+    partial_interval: float = Field(ge=0.2, le=30)
+    ssap: bool = False
+    language: str | None = Field(None, max_length=8)
+
+
+@router.websocket("/ws/transcribe/vad")
+async def transcribe_stream(ws: WebSocket) -> None:
+    asr: AsrService = ws.app.state.asr
+    s = asr.settings
+    await ws.accept()
+    try:
+        query = StreamQuery.model_validate({
+            "silence_ms": s.stream_silence_ms,
+            "volume_threshold": s.stream_volume_threshold,
+            "partial_interval": s.stream_partial_interval,
+            **dict(ws.query_params),
+        })
+        language = asr.validate_language(query.language)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        await _refuse(ws, f"invalid query parameter {first['loc'][0]}: {first['msg']}", 1008)
+        return
+    except ApiError as exc:
+        await _refuse(ws, exc.message, 1013 if exc.status_code == 503 else 1008)
+        return
+    if asr.streams >= s.stream_max_connections:
+        await _refuse(ws, f"too many streams (limit {s.stream_max_connections}); retry later", 1013)
+        return
+    options = StreamOptions(
+        turns=TurnSettings(
+            silence_ms=query.silence_ms,
+            volume_threshold=query.volume_threshold,
+            partial_interval=query.partial_interval,
+        ),
+        language=language,
+        ssap=query.ssap,
+        idle_timeout_s=s.stream_idle_timeout_s,
+    )
+    asr.streams += 1
+    try:
+        await StreamSession(ws, asr.stream_scheduler, options).run()
+    finally:
+        asr.streams -= 1
+
+
+async def _refuse(ws: WebSocket, message: str, code: int) -> None:
+    await ws.send_json(error_event(message))
+    await ws.close(code, message[:120])

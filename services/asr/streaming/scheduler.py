@@ -1,0 +1,101 @@
+"""One decode queue shared by every stream: finals first, then early (speculative) finals, then
+partials; within a priority, first come first served. Stale partials are skipped, not queued."""
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from prometheus_client import Counter, Histogram
+
+from services.asr.transcriber import UtteranceText
+
+logger = logging.getLogger(__name__)
+
+STREAM_DECODES = Counter("asr_stream_decodes_total", "Stream decodes run", ["kind"])
+STREAM_SKIPPED = Counter("asr_stream_decodes_skipped_total", "Stream decodes dropped as stale", ["kind"])
+STREAM_WAIT = Histogram(
+    "asr_stream_queue_wait_seconds", "Time a stream decode waited for a worker", ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
+
+
+class Priority(IntEnum):
+    FINAL = 0
+    EARLY_FINAL = 1
+    PARTIAL = 2
+
+
+DecodeFn = Callable[[np.ndarray, str | None], UtteranceText]
+
+
+@dataclass(eq=False)
+class DecodeJob:
+    audio: np.ndarray
+    language: str | None
+    priority: Priority
+    future: "asyncio.Future[UtteranceText]" = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    started: bool = False
+    queued_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+
+    def cancel(self) -> None:
+        """Drop the job if it has not started; a started decode finishes and is ignored."""
+        if not self.started:
+            self.future.cancel()
+
+
+class DecodeScheduler:
+    def __init__(self, decode: DecodeFn, workers: int) -> None:
+        self._decode = decode
+        self._workers = workers
+        self._queue: asyncio.PriorityQueue[tuple[int, int, DecodeJob]] = asyncio.PriorityQueue()
+        self._order = itertools.count()
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="asr-stream")
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work(), name=f"asr-stream-{i}") for i in range(self._workers)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, audio: np.ndarray, language: str | None, priority: Priority) -> DecodeJob:
+        job = DecodeJob(audio, language, priority)
+        self._queue.put_nowait((priority, next(self._order), job))
+        return job
+
+    def promote(self, job: DecodeJob, priority: Priority) -> None:
+        """Move a queued job up (an early final that became the final)."""
+        if not job.started and not job.future.done() and priority < job.priority:
+            job.priority = priority
+            self._queue.put_nowait((priority, next(self._order), job))
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            priority, _, job = await self._queue.get()
+            if job.started or job.future.done() or priority != job.priority:
+                continue  # cancelled, or a duplicate entry left by promote()
+            job.started = True
+            kind = job.priority.name.lower()
+            STREAM_WAIT.labels(kind).observe(loop.time() - job.queued_at)
+            STREAM_DECODES.labels(kind).inc()
+            try:
+                result = await loop.run_in_executor(self._executor, self._decode, job.audio, job.language)
+            except Exception as exc:  # a failed decode must reach its stream, not kill the worker
+                logger.exception("stream decode failed")
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            else:
+                if not job.future.done():
+                    job.future.set_result(result)

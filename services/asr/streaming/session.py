@@ -1,0 +1,232 @@
+"""One WS /ws/transcribe/vad connection: a receiver that runs VAD and turn detection, decode jobs
+on the shared scheduler, and a sender draining an outbox so events leave in order."""
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from services.asr.streaming.protocol import (
+    AudioChunk,
+    ConfigUpdate,
+    EndOfStream,
+    ProtocolError,
+    error_event,
+    parse_client_message,
+    transcript_event,
+)
+from services.asr.streaming.scheduler import STREAM_SKIPPED, DecodeJob, DecodeScheduler, Priority
+from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector, TurnEnded, TurnSettings
+from services.asr.streaming.vad import StreamingVad
+from services.asr.transcriber import UtteranceText
+
+
+LANGUAGE_PIN_PROBABILITY = 0.9  # a detection this sure is reused for the rest of the stream
+
+
+@dataclass
+class StreamOptions:
+    turns: TurnSettings
+    language: str | None
+    ssap: bool
+    idle_timeout_s: float
+
+
+@dataclass
+class _EarlyFinal:
+    turn: int
+    samples: int
+    job: DecodeJob
+
+
+class StreamSession:
+    def __init__(self, ws: WebSocket, scheduler: DecodeScheduler, options: StreamOptions) -> None:
+        self.ws = ws
+        self.scheduler = scheduler
+        self.options = options
+        self.language = options.language
+        self.detector = TurnDetector(options.turns)
+        self.vad = StreamingVad()
+        self.outbox: asyncio.Queue[dict[str, object] | None] = asyncio.Queue()
+        self._preview: DecodeJob | None = None  # the latest partial or early final of this turn
+        self._early: _EarlyFinal | None = None
+        self._finals: asyncio.Task[None] | None = None  # chain: finals are sent in turn order
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_partial = ""
+        self._sender: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        self._sender = asyncio.create_task(self._send_loop(), name="stream-sender")
+        try:
+            await self._receive_loop()
+        finally:
+            pending = [*self._tasks, *([self._finals] if self._finals else [])]
+            for task in pending:
+                task.cancel()
+            for job in (self._preview, self._early.job if self._early else None):
+                if job is not None:
+                    job.cancel()
+            await self._stop_sender()
+
+    # --- receiving -------------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.options.idle_timeout_s):
+                    message = await self.ws.receive()
+            except TimeoutError:
+                await self._close(1001, "idle timeout")
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") is None:
+                await self.send(error_event("binary frames are not accepted: send JSON text messages"))
+                continue
+            try:
+                parsed = parse_client_message(message["text"])
+            except ProtocolError as exc:
+                await self.send(error_event(str(exc)))
+                continue
+            if isinstance(parsed, EndOfStream):
+                if self.detector.in_turn:
+                    self._on_turn_ended(self.detector.end_turn())
+                if self._finals is not None:
+                    await self._finals
+                await self._close(1000, "end of stream")
+                return
+            if isinstance(parsed, ConfigUpdate):
+                self._configure(parsed)
+                continue
+            await self._on_audio(parsed)
+
+    def _configure(self, update: ConfigUpdate) -> None:
+        if update.ssap is not None:
+            self.options.ssap = update.ssap
+        if update.language:
+            self.language = update.language.lower()
+
+    async def _on_audio(self, chunk: AudioChunk) -> None:
+        limit_s = self.options.turns.silence_ms / 1000
+        if chunk.seconds >= limit_s:
+            await self.send(error_event(
+                f"audio chunk of {chunk.seconds * 1000:.0f} ms is too long: chunks must be shorter than "
+                f"silence_ms ({self.options.turns.silence_ms} ms); 100 ms chunks are recommended"
+            ))
+            return
+        samples = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
+        windows, probs = await asyncio.to_thread(self.vad.process, samples)
+        for event in self.detector.feed(windows, probs):
+            if isinstance(event, PartialDue):
+                self._on_partial_due(event)
+            elif isinstance(event, PauseStarted):
+                self._on_pause(event)
+            else:
+                self._on_turn_ended(event)
+
+    # --- turn events -> decode jobs ----------------------------------------------------------
+
+    def _busy(self) -> bool:
+        return self._preview is not None and not self._preview.future.done()
+
+    def _on_partial_due(self, event: PartialDue) -> None:
+        if self._busy():
+            STREAM_SKIPPED.labels("partial").inc()  # the running preview is newer than a queued one
+            return
+        self._preview = self.scheduler.submit(event.audio, self.language, Priority.PARTIAL)
+        self._track(self._deliver_partial(event.turn, self._preview))
+
+    def _on_pause(self, event: PauseStarted) -> None:
+        """Speech stopped: decode now, so that if the silence lasts the final is (almost) ready."""
+        if self._preview is not None and not self._preview.started:
+            self._preview.cancel()
+        job = self.scheduler.submit(event.audio, self.language, Priority.EARLY_FINAL)
+        self._preview = job
+        self._early = _EarlyFinal(event.turn, event.audio.size, job)
+        self._track(self._deliver_partial(event.turn, job))
+
+    def _on_turn_ended(self, event: TurnEnded) -> None:
+        early, self._early, self._preview = self._early, None, None
+        if event.audio.size == 0:
+            return
+        reuse = (
+            early is not None and early.turn == event.turn and early.samples == event.audio.size
+            and not early.job.future.cancelled()
+        )
+        if reuse:
+            job = early.job
+            self.scheduler.promote(job, Priority.FINAL)
+        else:
+            if early is not None:
+                early.job.cancel()
+            job = self.scheduler.submit(event.audio, self.language, Priority.FINAL)
+        previous = self._finals
+        self._finals = asyncio.create_task(self._deliver_final(job, previous), name="stream-final")
+
+    # --- decode results -> events --------------------------------------------------------------
+
+    async def _deliver_partial(self, turn: int, job: DecodeJob) -> None:
+        try:
+            result = await job.future
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            return  # a preview failing is not worth an event; the final reports errors
+        if turn != self.detector.turn or not self.detector.in_turn:
+            return  # the turn has ended: its final supersedes any preview
+        if result.text and result.text != self._last_partial:
+            self._last_partial = result.text
+            await self.send(transcript_event(result.text, is_final=False))
+
+    async def _deliver_final(self, job: DecodeJob, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await previous
+        try:
+            result = await job.future
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            await self.send(error_event(f"transcription failed: {type(exc).__name__}"))
+            return
+        self._pin_language(result)
+        self._last_partial = ""
+        if result.text:
+            await self.send(transcript_event(result.text, is_final=True))
+
+    def _pin_language(self, result: UtteranceText) -> None:
+        probability = result.language_probability
+        if self.language is None and probability is not None and probability >= LANGUAGE_PIN_PROBABILITY:
+            self.language = result.language
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def _track(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def send(self, event: dict[str, object]) -> None:
+        await self.outbox.put(event)
+
+    async def _send_loop(self) -> None:
+        while (event := await self.outbox.get()) is not None:
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                return
+            try:
+                await self.ws.send_json(event)
+            except (WebSocketDisconnect, RuntimeError):
+                return
+
+    async def _stop_sender(self) -> None:
+        """Let queued events go out, then end the sender."""
+        if self._sender is not None and not self._sender.done():
+            await self.outbox.put(None)
+            with contextlib.suppress(Exception):
+                await self._sender
+
+    async def _close(self, code: int, reason: str) -> None:
+        await self._stop_sender()
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await self.ws.close(code, reason)

@@ -1,0 +1,75 @@
+"""A real WebSocket client for /ws/transcribe/vad that streams PCM at real-time pace."""
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import websockets
+
+RATE = 16_000
+
+
+@dataclass
+class Received:
+    events: list[dict] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # perf_counter at arrival
+    close_code: int | None = None
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e.get("type") == kind]
+
+    def finals(self) -> list[str]:
+        return [e["text"] for e in self.events if e.get("type") == "transcript" and e["is_final"]]
+
+    def partials(self) -> list[str]:
+        return [e["text"] for e in self.events if e.get("type") == "transcript" and not e["is_final"]]
+
+
+def audio_message(samples: np.ndarray) -> str:
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    return json.dumps({"audio_event": {"audio_base_64": base64.b64encode(pcm).decode()}})
+
+
+async def receive_all(ws, received: Received) -> None:
+    try:
+        async for message in ws:
+            received.events.append(json.loads(message))
+            received.times.append(time.perf_counter())
+    except websockets.ConnectionClosed:
+        pass
+    received.close_code = ws.close_code
+
+
+async def stream(
+    url: str,
+    samples: np.ndarray,
+    *,
+    chunk_ms: int = 100,
+    realtime: bool = True,
+    end: bool = True,
+    tail_wait_s: float = 3.0,
+) -> tuple[Received, float]:
+    """Stream `samples`, then (optionally) `end`; returns what came back and the time the last
+    chunk was sent."""
+    received = Received()
+    chunk = RATE * chunk_ms // 1000
+    async with websockets.connect(url, max_size=None) as ws:
+        reader = asyncio.create_task(receive_all(ws, received))
+        start = time.perf_counter()
+        last_sent = start
+        for i, offset in enumerate(range(0, samples.size, chunk)):
+            if realtime:
+                await asyncio.sleep(max(0.0, start + i * chunk_ms / 1000 - time.perf_counter()))
+            await ws.send(audio_message(samples[offset : offset + chunk]))
+            last_sent = time.perf_counter()
+        if end:
+            await ws.send(json.dumps({"type": "end"}))
+        try:
+            await asyncio.wait_for(reader, timeout=tail_wait_s + 30)
+        except TimeoutError:
+            await ws.close()
+            await reader
+    return received, last_sent

@@ -1,0 +1,92 @@
+"""End-of-turn logic on synthetic VAD probabilities (no model), and the wire parser."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from services.asr.streaming.protocol import (
+    AudioChunk,
+    ConfigUpdate,
+    EndOfStream,
+    ProtocolError,
+    parse_client_message,
+)
+from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector, TurnEnded, TurnSettings
+from services.asr.streaming.vad import WINDOW
+
+LOUD = np.full(WINDOW, 0.1, np.float32)
+QUIET = np.full(WINDOW, 0.001, np.float32)
+
+
+def run(detector: TurnDetector, pattern: list[tuple[float, np.ndarray, int]]) -> list:
+    events = []
+    for prob, window, count in pattern:
+        windows = np.stack([window] * count)
+        events += detector.feed(windows, np.full(count, prob, np.float32))
+    return events
+
+
+def test_turn_ends_after_silence_ms_of_non_speech() -> None:
+    detector = TurnDetector(TurnSettings(silence_ms=300, partial_interval=1.0))
+    events = run(detector, [(0.9, LOUD, 50), (0.05, LOUD, 8)])  # 1.6 s speech, 256 ms pause
+    assert not any(isinstance(e, TurnEnded) for e in events)
+    assert any(isinstance(e, PauseStarted) for e in events)
+    events = run(detector, [(0.05, LOUD, 2)])  # 320 ms of silence in total
+    ended = [e for e in events if isinstance(e, TurnEnded)]
+    assert len(ended) == 1 and ended[0].turn == 0
+    assert ended[0].audio.size == 50 * WINDOW  # up to the last voiced window
+    assert not detector.in_turn and detector.turn == 1
+
+
+def test_partials_every_interval_of_voiced_audio() -> None:
+    detector = TurnDetector(TurnSettings(silence_ms=300, partial_interval=1.0))
+    events = run(detector, [(0.9, LOUD, 100)])  # 3.2 s of speech
+    partials = [e for e in events if isinstance(e, PartialDue)]
+    assert len(partials) == 3
+    assert [p.audio.size for p in partials] == sorted(p.audio.size for p in partials)
+
+
+def test_volume_gate_drops_quiet_audio_even_if_vad_fires() -> None:
+    detector = TurnDetector(TurnSettings(volume_threshold=0.01))
+    assert run(detector, [(0.99, QUIET, 100)]) == []
+    assert not detector.in_turn
+
+
+def test_short_clicks_do_not_start_a_turn() -> None:
+    detector = TurnDetector(TurnSettings(min_speech_ms=96))
+    assert run(detector, [(0.9, LOUD, 2), (0.0, QUIET, 20)] * 5) == []
+
+
+def test_overlong_turn_is_cut() -> None:
+    detector = TurnDetector(TurnSettings(max_turn_s=5.0))
+    ended = [e for e in run(detector, [(0.9, LOUD, 200)]) if isinstance(e, TurnEnded)]
+    assert len(ended) == 1
+
+
+def pcm_message(payload: bytes) -> str:
+    return json.dumps({"audio_event": {"audio_base_64": base64.b64encode(payload).decode()}})
+
+
+def test_parser_accepts_the_three_message_kinds() -> None:
+    assert isinstance(parse_client_message(pcm_message(b"\x00\x00" * 160)), AudioChunk)
+    assert parse_client_message('{"type": "config", "ssap": true}') == ConfigUpdate(ssap=True, language=None)
+    assert isinstance(parse_client_message('{"type": "end"}'), EndOfStream)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("nope", "not valid json"),
+        ("[]", "json object"),
+        (pcm_message(b"\x00"), "odd byte count"),
+        ('{"audio_event": {"audio_base_64": "@@@"}}', "base64"),
+        ('{"type": "dance"}', "invalid message"),
+        ('{"foo": 1}', "unknown message"),
+        ('{"audio_event": {}}', "audio_base_64"),
+    ],
+)
+def test_parser_rejects_bad_messages(text: str, needle: str) -> None:
+    with pytest.raises(ProtocolError, match=f"(?i){needle}"):
+        parse_client_message(text)
