@@ -13,9 +13,7 @@ import argparse
 import io
 import os
 import resource
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +28,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.fleet import pid_listening_on, running_fleet  # noqa: E402
 from services.asr.models import load_whisper  # noqa: E402
 from services.asr.settings import AsrSettings  # noqa: E402
 from services.asr.transcriber import FILE_VAD  # noqa: E402
@@ -101,31 +100,6 @@ def timed(fn, repeats: int) -> tuple[float, str]:
     return statistics.median(times), text
 
 
-def start_fleet() -> subprocess.Popen:
-    env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    proc = subprocess.Popen(
-        [str(REPO / ".venv/bin/honcho"), "start", "-f", "Procfile"], cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get("http://127.0.0.1:8201/readyz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise SystemExit("fleet did not become ready")
-
-
-def asr_pid() -> int:
-    for conn in psutil.net_connections("tcp"):
-        if conn.laddr and conn.laddr.port == 8201 and conn.status == psutil.CONN_LISTEN:
-            return conn.pid
-    raise SystemExit("asr process not found on :8201")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -137,14 +111,11 @@ def main() -> None:
     files = {name: (DATA / name).read_bytes() for name in SHORT}
     files[f"long_{args.long_minutes:g}min.wav"] = long_file(args.long_minutes)
 
-    fleet = None if args.url else start_fleet()
-    url = args.url or "http://127.0.0.1:8124"
-    sampler = RssSampler(asr_pid())
-    sampler.start()
-
     rows = []
     model = load_whisper(settings)
-    try:
+    with running_fleet(args.url) as url:
+        sampler = RssSampler(pid_listening_on(8201))
+        sampler.start()
         with httpx.Client(base_url=url, timeout=900) as client:
             def server(name: str, data: bytes) -> str:
                 response = client.post("/transcribe", files={"file": (name, data)}, data={"language": "en"})
@@ -169,10 +140,6 @@ def main() -> None:
                 rows.append((name, duration, statistics.median(raw_times), statistics.median(server_times),
                              raw_text, server_text))
         sampler.running = False
-    finally:
-        if fleet is not None:
-            os.killpg(fleet.pid, signal.SIGINT)
-            fleet.wait(30)
 
     raw_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"model={settings.asr_model} cpu_threads={settings.asr_cpu_threads} "

@@ -36,7 +36,7 @@ def test_turn_ends_after_silence_ms_of_non_speech() -> None:
     events = run(detector, [(0.05, LOUD, 2)])  # 320 ms of silence in total
     ended = [e for e in events if isinstance(e, TurnEnded)]
     assert len(ended) == 1 and ended[0].turn == 0
-    assert ended[0].audio.size == 50 * WINDOW  # up to the last voiced window
+    assert ended[0].audio.size == 52 * WINDOW  # up to the last voiced window + a 64 ms tail
     assert not detector.in_turn and detector.turn == 1
 
 
@@ -46,6 +46,15 @@ def test_partials_every_interval_of_voiced_audio() -> None:
     partials = [e for e in events if isinstance(e, PartialDue)]
     assert len(partials) == 3
     assert [p.audio.size for p in partials] == sorted(p.audio.size for p in partials)
+
+
+def test_hysteresis_keeps_a_turn_alive_while_probability_stays_above_the_lower_bound() -> None:
+    detector = TurnDetector(TurnSettings(silence_ms=300, vad_threshold=0.5, vad_hysteresis=0.15))
+    run(detector, [(0.9, LOUD, 10)])
+    events = run(detector, [(0.4, LOUD, 20)])  # below 0.5 but above 0.35: still speech
+    assert detector.in_turn and not any(isinstance(e, TurnEnded) for e in events)
+    events = run(detector, [(0.2, LOUD, 10)])
+    assert any(isinstance(e, TurnEnded) for e in events)
 
 
 def test_volume_gate_drops_quiet_audio_even_if_vad_fires() -> None:

@@ -60,6 +60,11 @@ class AsrSettings(ServiceSettings):
     )
     asr_stream_workers: int = Field(2, ge=1, le=64, description="Parallel decodes for streams.")
     asr_stream_beam_size: int = Field(1, ge=1, le=16, description="Beam size for streamed turns.")
+    asr_stream_context_pad_s: float = Field(
+        3.0, ge=0, le=25, description="Streamed turns are encoded with this much padding instead of "
+        "Whisper's 30 s window (several times faster on CPU; loops fall back to the full window). "
+        "0 always uses the full window."
+    )
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for private model ids (HF_TOKEN)."
     )

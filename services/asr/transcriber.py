@@ -13,6 +13,7 @@ from faster_whisper.transcribe import restore_speech_timestamps
 from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
 from services.asr.settings import AsrSettings
+from services.asr.short_context import decode_short_context
 
 SAMPLE_RATE = 16_000
 CLIP_SECONDS = 30.0  # Whisper's window: the longest clip decoded in one pass
@@ -82,13 +83,24 @@ class Transcriber:
         return self._collect(segments, duration, info.language, info.language_probability, batched=False)
 
     def transcribe_utterance(self, audio: np.ndarray, language: str | None) -> UtteranceText:
-        """Decode one streamed turn (already cut by VAD): no timestamps, no VAD pass."""
+        """Decode one streamed turn (already cut by VAD): short context first, full window as
+        the fallback."""
+        s = self.settings
+        if s.asr_stream_context_pad_s > 0 and audio.size / SAMPLE_RATE + s.asr_stream_context_pad_s < CLIP_SECONDS:
+            short = decode_short_context(
+                self.model, audio, language, pad_s=s.asr_stream_context_pad_s, beam_size=s.asr_stream_beam_size
+            )
+            if short is not None:
+                text, detected, probability, avg_logprob, no_speech_prob = short
+                silent = no_speech_prob > s.asr_no_speech_threshold and avg_logprob < s.asr_log_prob_threshold
+                rounded = None if probability is None else round(probability, 4)
+                return UtteranceText("" if silent else text, detected, rounded)
         segments, info = self.model.transcribe(
             audio,
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
-            **{**self._decode_options(language), "beam_size": self.settings.asr_stream_beam_size},
+            **{**self._decode_options(language), "beam_size": s.asr_stream_beam_size},
         )
         voiced = [seg for seg in segments if not self._is_silence(seg)]
         detected = None if language is not None else round(info.language_probability, 4)

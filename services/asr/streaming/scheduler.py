@@ -1,8 +1,10 @@
 """One decode queue shared by every stream: finals first, then early (speculative) finals, then
-partials; within a priority, first come first served. Stale partials are skipped, not queued."""
+partials; within a priority, first come first served. One worker never takes partials, so a
+final never waits behind a partial. Stale partials are skipped by the sessions, not queued."""
 
 import asyncio
 import contextlib
+import heapq
 import itertools
 import logging
 from collections.abc import Callable
@@ -53,13 +55,18 @@ class DecodeScheduler:
     def __init__(self, decode: DecodeFn, workers: int) -> None:
         self._decode = decode
         self._workers = workers
-        self._queue: asyncio.PriorityQueue[tuple[int, int, DecodeJob]] = asyncio.PriorityQueue()
+        self._heap: list[tuple[int, int, DecodeJob]] = []
         self._order = itertools.count()
+        self._changed = asyncio.Event()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="asr-stream")
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._work(), name=f"asr-stream-{i}") for i in range(self._workers)]
+        # Worker 0 is reserved for finals when there is more than one worker.
+        self._tasks = [
+            asyncio.create_task(self._work(finals_only=(i == 0 and self._workers > 1)), name=f"asr-stream-{i}")
+            for i in range(self._workers)
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -71,21 +78,43 @@ class DecodeScheduler:
 
     def submit(self, audio: np.ndarray, language: str | None, priority: Priority) -> DecodeJob:
         job = DecodeJob(audio, language, priority)
-        self._queue.put_nowait((priority, next(self._order), job))
+        self._push(job)
         return job
 
     def promote(self, job: DecodeJob, priority: Priority) -> None:
         """Move a queued job up (an early final that became the final)."""
         if not job.started and not job.future.done() and priority < job.priority:
             job.priority = priority
-            self._queue.put_nowait((priority, next(self._order), job))
+            self._push(job)
 
-    async def _work(self) -> None:
+    def _push(self, job: DecodeJob) -> None:
+        heapq.heappush(self._heap, (job.priority, next(self._order), job))
+        self._changed.set()
+
+    def _pop(self, finals_only: bool) -> DecodeJob | None:
+        while self._heap:
+            priority, _, job = self._heap[0]
+            if job.started or job.future.done() or priority != job.priority:
+                heapq.heappop(self._heap)  # cancelled, or a duplicate entry left by promote()
+                continue
+            if finals_only and priority == Priority.PARTIAL:
+                return None
+            heapq.heappop(self._heap)
+            return job
+        return None
+
+    async def _next(self, finals_only: bool) -> DecodeJob:
+        while True:
+            self._changed.clear()
+            job = self._pop(finals_only)
+            if job is not None:
+                return job
+            await self._changed.wait()
+
+    async def _work(self, finals_only: bool) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            priority, _, job = await self._queue.get()
-            if job.started or job.future.done() or priority != job.priority:
-                continue  # cancelled, or a duplicate entry left by promote()
+            job = await self._next(finals_only)
             job.started = True
             kind = job.priority.name.lower()
             STREAM_WAIT.labels(kind).observe(loop.time() - job.queued_at)

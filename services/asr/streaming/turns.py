@@ -14,7 +14,9 @@ class TurnSettings:
     silence_ms: int = 300
     volume_threshold: float = 0.01
     partial_interval: float = 1.0
-    vad_threshold: float = 0.5
+    vad_threshold: float = 0.5  # speech starts at this probability...
+    vad_hysteresis: float = 0.15  # ...and continues while it stays above threshold - hysteresis
+    tail_ms: int = 64  # audio kept after the last voiced window (trailing consonants)
     min_speech_ms: int = 96  # voiced audio needed before a turn starts (drops clicks)
     preroll_ms: int = 192  # audio kept before the detected start (word onsets)
     max_turn_s: float = 28.0  # a longer turn is closed (Whisper decodes 30 s at once)
@@ -60,7 +62,8 @@ class TurnDetector:
         s = self.settings
         for window, prob in zip(windows, probs, strict=True):
             rms = float(np.sqrt(np.mean(window * window)))
-            voiced = prob >= s.vad_threshold and rms >= s.volume_threshold
+            threshold = s.vad_threshold - (s.vad_hysteresis if self.in_turn else 0.0)
+            voiced = prob >= threshold and rms >= s.volume_threshold
             if not self.in_turn:
                 self._before_turn(window, voiced)
                 continue
@@ -74,7 +77,7 @@ class TurnDetector:
                     events.append(PartialDue(self.turn, self.audio()))
             else:
                 self._silence_run += 1
-                if self._silence_run == 1:
+                if self._silence_run == self._windows_for(s.tail_ms):
                     events.append(PauseStarted(self.turn, self.audio()))
             too_long = len(self._windows) * WINDOW_S >= s.max_turn_s
             if self._silence_run >= self._windows_for(s.silence_ms) or too_long:
@@ -95,8 +98,11 @@ class TurnDetector:
             self._speech_end = len(self._windows)
 
     def audio(self) -> np.ndarray:
-        """The current turn up to its last voiced window."""
-        return np.concatenate(self._windows[: self._speech_end]) if self._speech_end else np.zeros(0, np.float32)
+        """The current turn up to its last voiced window and a short tail after it."""
+        if not self._speech_end:
+            return np.zeros(0, np.float32)
+        end = self._speech_end + self._windows_for(self.settings.tail_ms)
+        return np.concatenate(self._windows[:end])
 
     def end_turn(self) -> TurnEnded:
         event = TurnEnded(self.turn, self.audio())

@@ -1,0 +1,50 @@
+"""Start the fleet from the Procfile for a benchmark, and find a service's process."""
+
+import os
+import signal
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def running_fleet(url: str | None):
+    """Yield the gateway URL: `url` as given, or a fleet started with honcho and stopped after."""
+    if url:
+        yield url
+        return
+    env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [str(REPO / ".venv/bin/honcho"), "start", "-f", "Procfile"], cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _ready("http://127.0.0.1:8201/readyz"):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("fleet did not become ready")
+            time.sleep(0.5)
+        yield "http://127.0.0.1:8124"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(30)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def pid_listening_on(port: int) -> int:
+    for conn in psutil.net_connections("tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            return conn.pid
+    raise SystemExit(f"no process listens on :{port}")
