@@ -29,6 +29,7 @@ test-fast: install
 
 bench: install
 	$(BIN)/python bench/asr_file.py
+	$(BIN)/python bench/stream_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,8 +5,9 @@ Usage: .venv/bin/python bench/asr_file.py [--repeats 3] [--long-minutes 5]
 Starts the fleet (Procfile) unless --url is given, runs the same files through the raw engine
 in this process (same model, threads, beam and VAD options as the server's sequential path) and
 through the server, and prints wall time, real-time factor, the server/raw ratio and peak RSS.
-The long file is built by concatenating the shared English clips with 1 s pauses; for it the raw
-engine decodes sequentially and the server uses its VAD-chunked batched path.
+The long file is built by concatenating the shared English clips that have transcripts, 1 s
+apart; for it the raw engine decodes sequentially and the server uses its VAD-chunked batched
+path (split across the model's workers). WER is against the references for both sides.
 """
 
 import argparse
@@ -33,6 +34,7 @@ from services.asr.models import load_whisper  # noqa: E402
 from services.asr.settings import AsrSettings  # noqa: E402
 from services.asr.transcriber import FILE_VAD  # noqa: E402
 from services.common.audio import decode_audio  # noqa: E402
+from tests.text import normalize, reference_text  # noqa: E402
 
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
 SHORT = ["asr/en_one_two_three.wav", "asr/en_LJ050-0131.wav", "asr/en_librispeech_1995-1837-0001.wav",
@@ -55,16 +57,24 @@ def wav_bytes(samples: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def long_file(minutes: float) -> bytes:
-    clips = sorted((DATA / "asr").glob("en_*")) + sorted((DATA / "speaker").glob("*.flac"))
+def references() -> dict[str, str]:
+    rows = (DATA / "MANIFEST.tsv").read_text().splitlines()[1:]
+    return {r.split("\t")[0]: reference_text(r.split("\t")[6]) for r in rows}
+
+
+def long_file(minutes: float) -> tuple[bytes, str]:
+    """The English clips that have transcripts, 1 s apart, repeated to `minutes`; and its reference."""
+    refs = references()
+    clips = [name for name in sorted(refs) if name.startswith("asr/")]
     pause = np.zeros(RATE, np.float32)
-    pieces, total = [], 0
+    pieces, words, total = [], [], 0
     while total < minutes * 60 * RATE:
-        for clip in clips:
-            audio = decode_audio(clip.read_bytes(), max_duration_s=3600)
+        for name in clips:
+            audio = decode_audio((DATA / name).read_bytes(), max_duration_s=3600)
             pieces += [audio, pause]
+            words.append(refs[name])
             total += audio.size + pause.size
-    return wav_bytes(np.concatenate(pieces))
+    return wav_bytes(np.concatenate(pieces)), " ".join(words)
 
 
 class RssSampler(threading.Thread):
@@ -109,7 +119,9 @@ def main() -> None:
 
     settings = AsrSettings()
     files = {name: (DATA / name).read_bytes() for name in SHORT}
-    files[f"long_{args.long_minutes:g}min.wav"] = long_file(args.long_minutes)
+    refs = {name: references()[name] for name in SHORT}
+    long_name = f"long_{args.long_minutes:g}min.wav"
+    files[long_name], refs[long_name] = long_file(args.long_minutes)
 
     rows = []
     model = load_whisper(settings)
@@ -145,12 +157,13 @@ def main() -> None:
     print(f"model={settings.asr_model} cpu_threads={settings.asr_cpu_threads} "
           f"workers={settings.asr_workers} beam={settings.asr_beam_size} "
           f"batch={settings.asr_batch_size} repeats={args.repeats} cores={os.cpu_count()}")
-    print("| file | audio s | raw s | raw RTF | server s | server RTF | server/raw | text diff (WER vs raw) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| file | audio s | raw s | raw RTF | server s | server RTF | server/raw | raw WER | server WER |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, duration, raw_s, server_s, raw_text, server_text in rows:
-        same = f"{jiwer.wer(raw_text.lower(), server_text.lower()):.3f}" if raw_text else "-"
+        ref = normalize(refs[name])
+        raw_wer, server_wer = jiwer.wer(ref, normalize(raw_text)), jiwer.wer(ref, normalize(server_text))
         print(f"| {name} | {duration:.1f} | {raw_s:.2f} | {raw_s / duration:.3f} | {server_s:.2f} | "
-              f"{server_s / duration:.3f} | {server_s / raw_s:.2f} | {same} |")
+              f"{server_s / duration:.3f} | {server_s / raw_s:.2f} | {raw_wer:.3f} | {server_wer:.3f} |")
     print(f"peak RSS: raw engine process {raw_peak_mb:.0f} MB, asr service {sampler.peak / 2**20:.0f} MB")
     long_row = rows[-1]
     print(f"long file: batched server is {long_row[2] / long_row[3]:.2f}x faster than raw sequential")
