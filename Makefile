@@ -10,6 +10,8 @@ export PATH := $(BIN):$(PATH)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip wheel "setuptools<81"
+	# CPU torch first: anything that asks for torch later is then satisfied without CUDA wheels.
+	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e ".[all]"
 	touch $(STAMP)
 

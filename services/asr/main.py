@@ -1,4 +1,4 @@
-"""ASR service: file transcription, OpenAI-compatible transcription and VAD streaming."""
+"""ASR service: file transcription, diarization, OpenAI-compatible transcription and VAD streaming."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.asr.dependencies import get_settings
-from services.asr.routers import openai, stream, transcribe
+from services.asr.routers import diarize, openai, stream, transcribe
 from services.asr.service import AsrService
 from services.common.app import create_app
 
@@ -27,8 +27,8 @@ def build_app() -> FastAPI:
     return create_app(
         service="asr",
         settings=settings,
-        routers=[transcribe.router, openai.router, stream.router],
-        readiness=asr.models.status,
+        routers=[transcribe.router, diarize.router, openai.router, stream.router],
+        readiness=asr.status,
         lifespan=lifespan,
         description="Speech-to-text with faster-whisper: files, an OpenAI-compatible API and real-time streams.",
     )

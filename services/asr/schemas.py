@@ -35,3 +35,25 @@ class OpenAIVerboseTranscription(BaseModel):
     duration: float
     text: str
     segments: list[SegmentOut]
+
+
+class WordOut(BaseModel):
+    word: str
+    start: float
+    end: float
+
+
+class DialogueOut(BaseModel):
+    speaker: str = Field(description="SPEAKER_00, SPEAKER_01, ... in order of first appearance.")
+    start: float
+    end: float
+    text: str
+    words: list[WordOut]
+
+
+class DiarizedResponse(BaseModel):
+    dialogues: list[DialogueOut]
+    processing_time: float
+    duration: float
+    language: str | None
+    num_speakers: int

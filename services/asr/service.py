@@ -1,20 +1,24 @@
 """The ASR service object: one model, one worker pool, shared by every request of the process."""
 
 import asyncio
+import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from fastapi import UploadFile
 from prometheus_client import Histogram
 
+from services.asr.diarization.base import Diarizer, SpeakerCount, SpeakerTurn
+from services.asr.diarization.loader import load_diarizer
 from services.asr.models import ModelManager
 from services.asr.settings import AsrSettings
 from services.asr.streaming.scheduler import DecodeScheduler
 from services.asr.transcriber import Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, ModelUnavailable
 from services.common.workers import InferencePool
 
 INFERENCE_SECONDS = Histogram(
@@ -22,6 +26,7 @@ INFERENCE_SECONDS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 MAX_FILENAME = 255
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,14 +45,42 @@ class AsrService:
         self._lock = threading.Lock()
         self.stream_scheduler = DecodeScheduler(self._decode_turn, settings.asr_stream_workers)
         self.streams = 0  # open /ws/transcribe/vad connections
+        self.diarizer: Diarizer | None = None
+        self.diarizer_error: str | None = None
 
     def _decode_turn(self, audio: np.ndarray, language: str | None) -> UtteranceText:
         return self.transcriber().transcribe_utterance(audio, language)
 
     def start_loading(self) -> threading.Thread:
-        thread = threading.Thread(target=self.models.load, name="asr-model-loader", daemon=True)
+        thread = threading.Thread(target=self._load_models, name="asr-model-loader", daemon=True)
         thread.start()
         return thread
+
+    def _load_models(self) -> None:
+        self.models.load()
+        try:
+            self.diarizer = load_diarizer(self.settings, self.models.device or "cpu")
+            logger.info("diarization backend %s loaded", self.diarizer.name)
+        except Exception as exc:  # a bad DIARIZATION_MODEL must not take /transcribe down with it
+            self.diarizer_error = f"{type(exc).__name__}: {exc}"
+            logger.error("diarization unavailable: %s", self.diarizer_error)
+
+    def status(self) -> tuple[bool, dict[str, object]]:
+        ready, details = self.models.status()
+        diarization: dict[str, object] = {"model": self.settings.diarization_model}
+        if self.diarizer_error:
+            diarization["error"] = self.diarizer_error
+        elif self.diarizer is None:
+            diarization["state"] = "loading"
+        details["diarization"] = diarization
+        return ready, details
+
+    def get_diarizer(self) -> Diarizer:
+        if self.diarizer is not None:
+            return self.diarizer
+        if self.diarizer_error:
+            raise ModelUnavailable(f"diarization unavailable: {self.diarizer_error}")
+        raise ModelUnavailable("diarization model is still loading; retry shortly", headers={"Retry-After": "5"})
 
     def transcriber(self) -> Transcriber:
         model = self.models.get()  # raises 503 while loading or when the model failed
@@ -68,22 +101,49 @@ class AsrService:
             )
         return code
 
-    async def transcribe_upload(self, upload: UploadFile, language: str | None) -> FileResult:
-        transcriber = self.transcriber()
-        code = self.validate_language(language)
+    async def _decode_upload(self, upload: UploadFile) -> np.ndarray:
         data = await upload.read()
-        started = time.perf_counter()
         audio = await asyncio.to_thread(
             decode_audio, data, sample_rate=TARGET_RATE, max_duration_s=self.settings.asr_max_duration_s
         )
-        del data
         duration = audio.size / TARGET_RATE
         if duration < self.settings.asr_min_duration_s:
             raise InvalidInput(
                 f"audio is too short ({duration:.2f} s); the minimum is {self.settings.asr_min_duration_s} s"
             )
+        return audio
+
+    async def transcribe_upload(self, upload: UploadFile, language: str | None) -> FileResult:
+        transcriber = self.transcriber()
+        code = self.validate_language(language)
+        started = time.perf_counter()
+        audio = await self._decode_upload(upload)
         result = await self.pool.run(transcriber.transcribe, audio, code)
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels("batched" if result.batched else "sequential").observe(elapsed)
-        filename = (upload.filename or "audio")[:MAX_FILENAME]
-        return FileResult(filename, result, round(elapsed, 3))
+        return FileResult(_filename(upload), result, round(elapsed, 3))
+
+    async def transcribe_speakers(
+        self, upload: UploadFile, language: str | None, count: SpeakerCount
+    ) -> tuple[FileResult, list[SpeakerTurn]]:
+        transcriber = self.transcriber()
+        diarizer = self.get_diarizer()
+        code = self.validate_language(language)
+        started = time.perf_counter()
+        audio = await self._decode_upload(upload)
+
+        def run_both() -> tuple[Transcription, list[SpeakerTurn]]:
+            # Whisper and the speaker model run side by side on the two halves of the job.
+            with ThreadPoolExecutor(1, thread_name_prefix="asr-diarize") as side:
+                turns = side.submit(diarizer.diarize, audio, count)
+                transcription = transcriber.transcribe(audio, code, words=True)
+                return transcription, turns.result()
+
+        transcription, turns = await self.pool.run(run_both)
+        elapsed = time.perf_counter() - started
+        INFERENCE_SECONDS.labels("diarized").observe(elapsed)
+        return FileResult(_filename(upload), transcription, round(elapsed, 3)), turns
+
+
+def _filename(upload: UploadFile) -> str:
+    return (upload.filename or "audio")[:MAX_FILENAME]

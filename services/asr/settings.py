@@ -65,6 +65,16 @@ class AsrSettings(ServiceSettings):
         "Whisper's 30 s window (several times faster on CPU; loops fall back to the full window). "
         "0 always uses the full window."
     )
+    diarization_model: str = Field(
+        "embedded:resemblyzer",
+        description="`embedded:resemblyzer` (offline, CPU), or a pyannote.audio pipeline: a local "
+        "directory or a Hugging Face id such as pyannote/speaker-diarization-3.1 (needs the "
+        "`pyannote` extra and HF_TOKEN for gated models).",
+    )
+    diarization_max_speakers: int = Field(8, ge=1, le=32, description="Upper bound on estimated speakers.")
+    dialogue_max_pause_s: float = Field(
+        1.5, gt=0, description="A pause longer than this inside one speaker's words starts a new turn."
+    )
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for private model ids (HF_TOKEN)."
     )

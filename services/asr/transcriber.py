@@ -2,7 +2,7 @@
 batched for long audio, with timestamps on the original timeline. Runs on a worker thread."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +12,7 @@ from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.transcribe import restore_speech_timestamps
 from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
+from services.asr.dialogues import Word
 from services.asr.settings import AsrSettings
 from services.asr.short_context import decode_short_context
 
@@ -36,6 +37,7 @@ class Segment:
     tokens: list[int]
     avg_logprob: float
     no_speech_prob: float
+    words: list[Word] = field(default_factory=list)  # only when word timestamps are asked for
 
 
 @dataclass
@@ -67,17 +69,21 @@ class Transcriber:
     def languages(self) -> frozenset[str]:
         return frozenset(self.model.supported_languages)
 
-    def transcribe(self, audio: np.ndarray, language: str | None) -> Transcription:
+    def transcribe(self, audio: np.ndarray, language: str | None, *, words: bool = False) -> Transcription:
         duration = round(audio.size / SAMPLE_RATE, 3)
         if duration > self.settings.asr_batched_min_duration_s:
-            return self._transcribe_long(audio, language, duration)
+            return self._transcribe_long(audio, language, duration, words)
         speech = get_speech_timestamps(audio, FILE_VAD)
         if not speech:
             # No voiced audio: nothing to decode, and nothing for Whisper to hallucinate.
             return Transcription("", [], duration, language, None, batched=False)
         voiced = np.concatenate(collect_chunks(audio, speech)[0])
         segments, info = self.model.transcribe(
-            voiced, condition_on_previous_text=False, vad_filter=False, **self._decode_options(language)
+            voiced,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            word_timestamps=words,
+            **self._decode_options(language),
         )
         segments = restore_speech_timestamps(segments, speech, SAMPLE_RATE)
         return self._collect(segments, duration, info.language, info.language_probability, batched=False)
@@ -106,7 +112,9 @@ class Transcriber:
         detected = None if language is not None else round(info.language_probability, 4)
         return UtteranceText("".join(seg.text for seg in voiced).strip(), info.language, detected)
 
-    def _transcribe_long(self, audio: np.ndarray, language: str | None, duration: float) -> Transcription:
+    def _transcribe_long(
+        self, audio: np.ndarray, language: str | None, duration: float, words: bool
+    ) -> Transcription:
         """VAD once, pack speech into clips of at most 30 s, and decode contiguous groups of clips
         batched, one group per model worker in parallel. Timestamps stay on the original timeline."""
         clips = pack_clips(get_speech_timestamps(audio, LONG_FILE_VAD), int(CLIP_SECONDS * SAMPLE_RATE))
@@ -125,6 +133,7 @@ class Transcriber:
                 clip_timestamps=seconds,
                 batch_size=self.settings.asr_batch_size,
                 without_timestamps=False,
+                word_timestamps=words,
                 **self._decode_options(language),
             )
             return list(segments)
@@ -181,6 +190,7 @@ class Transcriber:
             tokens=list(seg.tokens),
             avg_logprob=round(seg.avg_logprob, 4),
             no_speech_prob=round(seg.no_speech_prob, 4),
+            words=[Word(w.word, round(w.start, 3), round(w.end, 3)) for w in seg.words or ()],
         )
 
 

@@ -1,0 +1,1 @@
+"""Speaker diarization backends behind one interface (see base.py)."""
