@@ -32,6 +32,7 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/asr_file.py
 	$(BIN)/python bench/stream_latency.py
+	$(BIN)/python bench/diarization.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

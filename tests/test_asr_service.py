@@ -84,3 +84,21 @@ async def test_idle_stream_is_closed_cleanly(tmp_path: Path) -> None:
             await asyncio.wait_for(receive_all(ws, received), 10)
         assert received.close_code == 1001
         assert ws.close_reason == "idle timeout"
+
+
+def test_a_diarization_model_that_cannot_load_is_reported_and_transcribe_still_works(tmp_path: Path) -> None:
+    pipeline_dir = tmp_path / "my-pipeline"
+    pipeline_dir.mkdir()
+    with asr_process(tmp_path, DIARIZATION_MODEL=str(pipeline_dir)) as url:
+        def diarizer_settled() -> bool:
+            return httpx.get(f"{url}/readyz").json()["diarization"].get("state") != "loading"
+
+        wait_until(diarizer_settled, 60, "the diarizer to load or fail")
+        ready = httpx.get(f"{url}/readyz").json()
+        assert "pyannote.audio" in ready["diarization"]["error"]
+        clip = (DATA / "asr/en_jfk.flac").read_bytes()
+        diarized = httpx.post(f"{url}/transcribe-with-property", files={"file": ("a.flac", clip)}, timeout=60)
+        assert diarized.status_code == 503
+        assert "diarization unavailable" in diarized.json()["detail"]
+        plain = httpx.post(f"{url}/transcribe", files={"file": ("a.flac", clip)}, timeout=60)
+        assert plain.status_code == 200 and "country" in plain.json()["text"]

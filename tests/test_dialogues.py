@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by_first_appearance
-from services.asr.diarization.embedded import absorb_small_clusters, cluster, label_speech
+from services.asr.diarization.embedded import cluster, label_speech
 from services.asr.dialogues import Word, build_dialogues, speaker_of
 from services.asr.routers.diarize import speaker_count
 from services.common.errors import InvalidInput
@@ -64,19 +64,23 @@ def _blobs(sizes: list[int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(points), np.array(labels)
 
 
-def test_clustering_finds_well_separated_speakers_and_honours_an_exact_count() -> None:
+def test_clustering_finds_well_separated_speakers_and_honours_counts() -> None:
     points, truth = _blobs([12, 9, 7])
-    found = cluster(points, SpeakerCount(), threshold=0.5)
+    found = cluster(points, SpeakerCount(), threshold=0.5, min_windows=3)
     assert len(set(found)) == 3
     assert all(len(set(found[truth == k])) == 1 for k in range(3))
-    assert len(set(cluster(points, SpeakerCount(exact=2), threshold=0.5))) == 2
-    assert len(set(cluster(points, SpeakerCount(maximum=2), threshold=0.5))) == 2
+    assert len(set(cluster(points, SpeakerCount(exact=2), threshold=0.5, min_windows=3))) == 2
+    assert len(set(cluster(points, SpeakerCount(maximum=2), threshold=0.5, min_windows=3))) == 2
+    assert len(set(cluster(points, SpeakerCount(minimum=4), threshold=0.5, min_windows=1))) == 4
 
 
-def test_tiny_clusters_are_absorbed_by_the_nearest_big_one() -> None:
+def test_outliers_do_not_become_speakers() -> None:
     points, truth = _blobs([12, 10, 1])
-    labels = absorb_small_clusters(points, truth.copy(), min_windows=3, keep_at_least=1)
-    assert set(labels) == {0, 1}
+    found = cluster(points, SpeakerCount(), threshold=0.5, min_windows=3)
+    assert len(set(found)) == 2
+    exact = cluster(points, SpeakerCount(exact=2), threshold=0.5, min_windows=3)
+    assert len(set(exact[truth == 0])) == 1 and len(set(exact[truth == 1])) == 1
+    assert exact[truth == 0][0] != exact[truth == 1][0]
 
 
 def test_label_speech_joins_same_speaker_across_short_gaps() -> None:

@@ -12,8 +12,10 @@ from tests.text import normalize
 
 pytestmark = pytest.mark.fleet
 
-# Measured with the embedded pipeline (docs/BENCHMARKS.md); the bounds leave a margin for noise.
-DER_BOUNDS = {"sample": 0.0, "ami_dev00": 0.0}
+# DER (collar 0.25) of the dialogues the endpoint returns, measured with the embedded pipeline:
+# sample 0.131, ami_dev00 0.261 (docs/BENCHMARKS.md). The pipeline is deterministic; the bounds
+# leave 0.05 for numeric differences between machines.
+DER_BOUNDS = {"sample": 0.18, "ami_dev00": 0.31}
 
 
 def reference(name: str) -> Annotation:

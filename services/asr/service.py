@@ -66,7 +66,10 @@ class AsrService:
             logger.error("diarization unavailable: %s", self.diarizer_error)
 
     def status(self) -> tuple[bool, dict[str, object]]:
+        """Ready once Whisper is loaded and the diarizer has finished loading (or failed: its
+        error is reported here and by its endpoint, and does not hold /transcribe back)."""
         ready, details = self.models.status()
+        ready = ready and (self.diarizer is not None or self.diarizer_error is not None)
         diarization: dict[str, object] = {"model": self.settings.diarization_model}
         if self.diarizer_error:
             diarization["error"] = self.diarizer_error

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.metrics import silhouette_score
 
 from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by_first_appearance
 
@@ -20,10 +21,10 @@ class EmbeddedParams:
     vad: VadOptions = field(
         default_factory=lambda: VadOptions(threshold=0.5, min_silence_duration_ms=300, speech_pad_ms=200)
     )
-    hop_s: float = 0.75  # between 1.6 s embedding windows
+    hop_s: float = 0.5  # between 1.6 s embedding windows
     distance_threshold: float = 0.3  # AHC cut on cosine distance when the count is not given
-    min_cluster_s: float = 2.0  # smaller clusters are absorbed by the nearest big one
-    fill_gap_s: float = 1.0  # same-speaker segments closer than this are joined
+    min_cluster_s: float = 4.0  # smaller clusters are absorbed by the nearest big one
+    fill_gap_s: float = 2.0  # same-speaker segments closer than this are joined
     min_window_speech: float = 0.5  # share of a window that must be speech to be used
 
 
@@ -44,9 +45,8 @@ class EmbeddedDiarizer:
         embeddings, centers = self._embed_windows(audio, speech)
         if len(embeddings) < 2:
             return [SpeakerTurn(s["start"] / RATE, s["end"] / RATE, 0) for s in speech]
-        labels = cluster(embeddings, count, self.params.distance_threshold)
         min_windows = max(1, round(self.params.min_cluster_s / self.params.hop_s))
-        labels = absorb_small_clusters(embeddings, labels, min_windows, count.exact or count.minimum)
+        labels = cluster(embeddings, count, self.params.distance_threshold, min_windows)
         turns = label_speech(audio.size, speech, centers, labels, self.params.fill_gap_s)
         return renumber_by_first_appearance(turns)
 
@@ -60,7 +60,8 @@ class EmbeddedDiarizer:
         is_speech = speech_mask(audio.size, speech)
         keep = [
             i for i, sl in enumerate(slices)
-            if is_speech[sl.start // FRAME : min(sl.stop, audio.size) // FRAME].mean(initial=0)
+            if sl.start < audio.size
+            and is_speech[sl.start // FRAME : min(sl.stop, audio.size) // FRAME + 1].mean()
             >= self.params.min_window_speech
         ]
         centers = np.array([(slices[i].start + min(slices[i].stop, audio.size)) / 2 / RATE for i in keep])
@@ -74,29 +75,59 @@ def speech_mask(samples: int, speech: list[dict[str, int]]) -> np.ndarray:
     return mask
 
 
-def cluster(embeddings: np.ndarray, count: SpeakerCount, threshold: float) -> np.ndarray:
-    """0-based labels; exactly `count.exact` clusters when given, else a distance cut kept
-    within [minimum, maximum]."""
+def cluster(embeddings: np.ndarray, count: SpeakerCount, threshold: float, min_windows: int) -> np.ndarray:
+    """0-based labels from average-linkage AHC on cosine distance.
+
+    The speaker count is `count.exact` when given. Otherwise the distance cut at `threshold`
+    says how many clusters have at least `min_windows` windows; at most one means one speaker,
+    else the count in [2, that number] (within [minimum, maximum]) with the best silhouette wins.
+    Measured on the shared files in docs/BENCHMARKS.md."""
     tree = linkage(embeddings, method="average", metric="cosine")
-    n = len(embeddings)
-    if count.exact:
-        return fcluster(tree, t=min(count.exact, n), criterion="maxclust") - 1
-    labels = fcluster(tree, t=threshold, criterion="distance") - 1
-    found = len(set(labels))
-    if found < count.minimum or found > count.maximum:
-        target = min(max(found, count.minimum), count.maximum, n)
-        labels = fcluster(tree, t=target, criterion="maxclust") - 1
-    return labels
+    target = count.exact
+    if target is None:
+        found = len(big_clusters(fcluster(tree, t=threshold, criterion="distance") - 1, min_windows))
+        high = min(max(found, count.minimum), count.maximum)
+        low = max(2, count.minimum)
+        if high < 2:
+            target = 1
+        else:
+            candidates = {k: split(tree, embeddings, k, min_windows) for k in range(low, high + 1)}
+            target = max(candidates, key=lambda k: silhouette(embeddings, candidates[k]))
+            return candidates[target]
+    return split(tree, embeddings, target, min_windows)
 
 
-def absorb_small_clusters(
-    embeddings: np.ndarray, labels: np.ndarray, min_windows: int, keep_at_least: int
-) -> np.ndarray:
-    sizes = {label: int((labels == label).sum()) for label in set(labels)}
-    ranked = sorted(sizes, key=sizes.get, reverse=True)
-    big = [label for label in ranked if sizes[label] >= min_windows]
-    big = ranked[: max(len(big), min(keep_at_least, len(ranked)))]
-    centroids = {label: embeddings[labels == label].mean(axis=0) for label in big}
+def split(tree: np.ndarray, embeddings: np.ndarray, speakers: int, min_windows: int) -> np.ndarray:
+    """Cut the tree deeper until `speakers` clusters are big enough (outliers do not count),
+    keep those, and give every other window to the nearest kept centroid."""
+    speakers = min(speakers, len(embeddings))
+    if speakers <= 1:
+        return np.zeros(len(embeddings), int)
+    labels = np.zeros(len(embeddings), int)
+    for cut in range(speakers, len(embeddings) + 1):
+        labels = fcluster(tree, t=cut, criterion="maxclust") - 1
+        big = big_clusters(labels, min_windows)
+        if len(big) >= speakers:
+            return absorb(embeddings, labels, big[:speakers])
+    return absorb(embeddings, labels, big_clusters(labels, 1)[:speakers])
+
+
+def silhouette(embeddings: np.ndarray, labels: np.ndarray) -> float:
+    if len(set(labels)) < 2:
+        return -1.0
+    return float(silhouette_score(embeddings, labels, metric="cosine"))
+
+
+def big_clusters(labels: np.ndarray, min_windows: int) -> list[int]:
+    """Labels with at least `min_windows` members, largest first."""
+    values, sizes = np.unique(labels, return_counts=True)
+    order = np.argsort(-sizes, kind="stable")
+    return [int(values[i]) for i in order if sizes[i] >= min_windows]
+
+
+def absorb(embeddings: np.ndarray, labels: np.ndarray, keep: list[int]) -> np.ndarray:
+    """Relabel every window outside `keep` with the kept cluster whose centroid is closest."""
+    centroids = {label: embeddings[labels == label].mean(axis=0) for label in keep}
     for label in centroids:
         centroids[label] /= np.linalg.norm(centroids[label])
     out = labels.copy()
