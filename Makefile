@@ -21,9 +21,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/honcho start -f Procfile
 
-## The whole suite: unit tests, then the fleet behind Traefik with the real models.
-test: install
+## The whole suite: lint, unit tests, then the fleet behind Traefik with the real models.
+test: install lint
 	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
 
 ## Unit tests only (no fleet).
 test-fast: install

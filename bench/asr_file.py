@@ -37,8 +37,12 @@ from services.common.audio import decode_audio  # noqa: E402
 from tests.text import normalize, reference_text  # noqa: E402
 
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
-SHORT = ["asr/en_one_two_three.wav", "asr/en_LJ050-0131.wav", "asr/en_librispeech_1995-1837-0001.wav",
-         "asr/en_jfk.flac"]
+SHORT = [
+    "asr/en_one_two_three.wav",
+    "asr/en_LJ050-0131.wav",
+    "asr/en_librispeech_1995-1837-0001.wav",
+    "asr/en_jfk.flac",
+]
 RATE = 16_000
 
 
@@ -95,19 +99,14 @@ class RssSampler(threading.Thread):
 
 def raw_transcribe(model, audio: np.ndarray, settings: AsrSettings) -> str:
     segments, _ = model.transcribe(
-        audio, language="en", beam_size=settings.asr_beam_size, vad_filter=True,
-        vad_parameters=FILE_VAD, condition_on_previous_text=False,
+        audio,
+        language="en",
+        beam_size=settings.asr_beam_size,
+        vad_filter=True,
+        vad_parameters=FILE_VAD,
+        condition_on_previous_text=False,
     )
     return "".join(s.text for s in segments).strip()
-
-
-def timed(fn, repeats: int) -> tuple[float, str]:
-    times, text = [], ""
-    for _ in range(repeats):
-        start = time.perf_counter()
-        text = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), text
 
 
 def main() -> None:
@@ -129,6 +128,7 @@ def main() -> None:
         sampler = RssSampler(pid_listening_on(8201))
         sampler.start()
         with httpx.Client(base_url=url, timeout=900) as client:
+
             def server(name: str, data: bytes) -> str:
                 response = client.post("/transcribe", files={"file": (name, data)}, data={"language": "en"})
                 response.raise_for_status()
@@ -144,26 +144,40 @@ def main() -> None:
                 # Alternate raw and server runs so machine noise hits both alike.
                 raw_times, server_times = [], []
                 for _ in range(args.repeats):
-                    raw_s, raw_text = timed(lambda d=data: raw(d), 1)
-                    server_s, server_text = timed(lambda n=name, d=data: server(n, d), 1)
-                    raw_times.append(raw_s)
-                    server_times.append(server_s)
+                    start = time.perf_counter()
+                    raw_text = raw(data)
+                    raw_times.append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    server_text = server(name, data)
+                    server_times.append(time.perf_counter() - start)
                 duration = decode_audio(data, max_duration_s=7200).size / RATE
-                rows.append((name, duration, statistics.median(raw_times), statistics.median(server_times),
-                             raw_text, server_text))
+                rows.append(
+                    (
+                        name,
+                        duration,
+                        statistics.median(raw_times),
+                        statistics.median(server_times),
+                        raw_text,
+                        server_text,
+                    )
+                )
         sampler.running = False
 
     raw_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"model={settings.asr_model} cpu_threads={settings.asr_cpu_threads} "
-          f"workers={settings.asr_workers} beam={settings.asr_beam_size} "
-          f"batch={settings.asr_batch_size} repeats={args.repeats} cores={os.cpu_count()}")
+    print(
+        f"model={settings.asr_model} cpu_threads={settings.asr_cpu_threads} "
+        f"workers={settings.asr_workers} beam={settings.asr_beam_size} "
+        f"batch={settings.asr_batch_size} repeats={args.repeats} cores={os.cpu_count()}"
+    )
     print("| file | audio s | raw s | raw RTF | server s | server RTF | server/raw | raw WER | server WER |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, duration, raw_s, server_s, raw_text, server_text in rows:
         ref = normalize(refs[name])
         raw_wer, server_wer = jiwer.wer(ref, normalize(raw_text)), jiwer.wer(ref, normalize(server_text))
-        print(f"| {name} | {duration:.1f} | {raw_s:.2f} | {raw_s / duration:.3f} | {server_s:.2f} | "
-              f"{server_s / duration:.3f} | {server_s / raw_s:.2f} | {raw_wer:.3f} | {server_wer:.3f} |")
+        print(
+            f"| {name} | {duration:.1f} | {raw_s:.2f} | {raw_s / duration:.3f} | {server_s:.2f} | "
+            f"{server_s / duration:.3f} | {server_s / raw_s:.2f} | {raw_wer:.3f} | {server_wer:.3f} |"
+        )
     print(f"peak RSS: raw engine process {raw_peak_mb:.0f} MB, asr service {sampler.peak / 2**20:.0f} MB")
     long_row = rows[-1]
     print(f"long file: batched server is {long_row[2] / long_row[3]:.2f}x faster than raw sequential")

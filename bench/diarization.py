@@ -43,7 +43,8 @@ def reference(name: str) -> Annotation:
 def ders(ref: Annotation, hyp: Annotation) -> str:
     values = [
         DiarizationErrorRate(collar=collar, skip_overlap=skip)(ref, hyp)
-        for collar in (0.0, 0.25) for skip in (False, True)
+        for collar in (0.0, 0.25)
+        for skip in (False, True)
     ]
     return " | ".join(f"{v:.3f}" for v in values)
 

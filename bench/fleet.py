@@ -21,8 +21,12 @@ def running_fleet(url: str | None):
         return
     env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
     proc = subprocess.Popen(
-        [str(REPO / ".venv/bin/honcho"), "start", "-f", "Procfile"], cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [str(REPO / ".venv/bin/honcho"), "start", "-f", "Procfile"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120

@@ -32,9 +32,16 @@ from tests.streaming import audio_message  # noqa: E402
 from tests.text import normalize, reference_text  # noqa: E402
 
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
-CLIPS = ["asr/sb_spk1_snt1.wav", "asr/sb_spk1_snt2.wav", "asr/sb_spk1_snt3.wav", "asr/sb_spk2_snt1.wav",
-         "asr/sb_spk2_snt2.wav", "asr/sb_spk2_snt3.wav", "asr/en_LJ050-0131.wav",
-         "asr/en_librispeech_1995-1837-0001.wav"]
+CLIPS = [
+    "asr/sb_spk1_snt1.wav",
+    "asr/sb_spk1_snt2.wav",
+    "asr/sb_spk1_snt3.wav",
+    "asr/sb_spk2_snt1.wav",
+    "asr/sb_spk2_snt2.wav",
+    "asr/sb_spk2_snt3.wav",
+    "asr/en_LJ050-0131.wav",
+    "asr/en_librispeech_1995-1837-0001.wav",
+]
 RATE, CHUNK = 16_000, 1_600
 GAP_S = 1.5
 
@@ -59,6 +66,7 @@ async def one_stream(url: str, clips, offset: int) -> dict:
         position += a.size + int(GAP_S * RATE)
     events: list[tuple[float, dict]] = []
     async with websockets.connect(f"{url}/ws/transcribe/vad", max_size=None) as ws:
+
         async def reader() -> None:
             async for message in ws:
                 events.append((time.perf_counter(), json.loads(message)))
@@ -72,6 +80,7 @@ async def one_stream(url: str, clips, offset: int) -> dict:
         await asyncio.wait_for(task, 60)
     finals = [(t, e["text"]) for t, e in events if e.get("type") == "transcript" and e["is_final"]]
     partials = [t for t, e in events if e.get("type") == "transcript" and not e["is_final"]]
+
     # Chunk i is sent at start + i * 0.1 s; a microphone would have begun recording it 0.1 s
     # earlier, so sample s is spoken at start - 0.1 + s / RATE.
     def spoken(sample: int) -> float:
@@ -103,9 +112,11 @@ async def run(url: str, streams: int, rounds: int, clips) -> None:
     latencies = [x for r in results for x in r["latencies"]]
     missed = sum(r["turns"] for r in results) - len(latencies)
     partials = [r["first_partial"] for r in results if r["first_partial"] is not None]
-    print(f"| {streams} | {len(latencies)} | {pct(latencies, 50):.0f} | {pct(latencies, 95):.0f} | "
-          f"{max(latencies) * 1000:.0f} | {statistics.median(partials) * 1000:.0f} | "
-          f"{statistics.mean(r['wer'] for r in results):.3f} | {missed} |")
+    print(
+        f"| {streams} | {len(latencies)} | {pct(latencies, 50):.0f} | {pct(latencies, 95):.0f} | "
+        f"{max(latencies) * 1000:.0f} | {statistics.median(partials) * 1000:.0f} | "
+        f"{statistics.mean(r['wer'] for r in results):.3f} | {missed} |"
+    )
 
 
 def main() -> None:
@@ -117,8 +128,10 @@ def main() -> None:
     clips = load_clips()
     with running_fleet(args.url) as url:
         ws_url = url.replace("http://", "ws://")
-        print(f"clips={len(clips)} rounds={args.rounds} chunk=100ms gap={GAP_S}s cores={os.cpu_count()} "
-              f"(server defaults: silence_ms from STREAM_SILENCE_MS, beam from ASR_STREAM_BEAM_SIZE)")
+        print(
+            f"clips={len(clips)} rounds={args.rounds} chunk=100ms gap={GAP_S}s cores={os.cpu_count()} "
+            f"(server defaults: silence_ms from STREAM_SILENCE_MS, beam from ASR_STREAM_BEAM_SIZE)"
+        )
         print("| streams | turns | final p50 ms | final p95 ms | max ms | first partial ms | WER | turns w/o final |")
         print("|---|---|---|---|---|---|---|---|")
         for streams in args.streams:

@@ -22,9 +22,7 @@ def settings(tmp_path: Path, model: str) -> AsrSettings:
 
 def test_embedded_model_is_assembled_once_and_verified(tmp_path: Path) -> None:
     first = assemble_embedded(EMBEDDED_MODELS["whisper-base"], tmp_path)
-    assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.json"} <= {
-        p.name for p in first.iterdir()
-    }
+    assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.json"} <= {p.name for p in first.iterdir()}
     mtime = (first / "model.bin").stat().st_mtime_ns
     again = assemble_embedded(EMBEDDED_MODELS["whisper-base"], tmp_path)
     assert again == first and (again / "model.bin").stat().st_mtime_ns == mtime

@@ -22,8 +22,11 @@ def asr_process(tmp_path: Path, **env: str) -> Iterator[str]:
     log = (tmp_path / "asr.log").open("wb")
     proc = subprocess.Popen(
         [str(REPO / ".venv/bin/uvicorn"), "services.asr.main:app", "--port", str(PORT)],
-        cwd=REPO, env={**os.environ, "DATA_DIR": str(tmp_path), **env},
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO,
+        env={**os.environ, "DATA_DIR": str(tmp_path), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{PORT}"
 
@@ -50,9 +53,7 @@ def test_missing_model_answers_503_with_the_reason(tmp_path: Path) -> None:
         ready = httpx.get(f"{url}/readyz")
         assert ready.status_code == 503
         assert "missing model.bin" in ready.json()["error"]
-        response = httpx.post(
-            f"{url}/transcribe", files={"file": ("a.flac", (DATA / "asr/en_jfk.flac").read_bytes())}
-        )
+        response = httpx.post(f"{url}/transcribe", files={"file": ("a.flac", (DATA / "asr/en_jfk.flac").read_bytes())})
         assert response.status_code == 503
         assert "ASR model unavailable" in response.json()["detail"]
         assert httpx.get(f"{url}/healthz").status_code == 200  # alive, just not ready
@@ -65,6 +66,7 @@ async def test_requests_past_the_queue_bound_get_503_with_retry_after(tmp_path: 
             responses = await asyncio.gather(
                 *(client.post("/transcribe", files={"file": ("a.flac", clip)}) for _ in range(6))
             )
+            metrics = (await client.get("/metrics")).text
         codes = sorted(r.status_code for r in responses)
         assert codes.count(200) >= 2, codes  # one running + one queued always fit
         rejected = [r for r in responses if r.status_code == 503]
@@ -72,7 +74,6 @@ async def test_requests_past_the_queue_bound_get_503_with_retry_after(tmp_path: 
         for response in rejected:
             assert response.headers["retry-after"].isdigit()
             assert "capacity" in response.json()["detail"]
-        metrics = httpx.get(f"{url}/metrics").text
         assert 'inference_rejected_total{pool="asr"}' in metrics
 
 
@@ -90,6 +91,7 @@ def test_a_diarization_model_that_cannot_load_is_reported_and_transcribe_still_w
     pipeline_dir = tmp_path / "my-pipeline"
     pipeline_dir.mkdir()
     with asr_process(tmp_path, DIARIZATION_MODEL=str(pipeline_dir)) as url:
+
         def diarizer_settled() -> bool:
             return httpx.get(f"{url}/readyz").json()["diarization"].get("state") != "loading"
 

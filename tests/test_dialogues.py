@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from services.asr.dialogues import Word, build_dialogues, speaker_of
 from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by_first_appearance
 from services.asr.diarization.embedded import cluster, label_speech
-from services.asr.dialogues import Word, build_dialogues, speaker_of
 from services.asr.routers.diarize import speaker_count
 from services.common.errors import InvalidInput
 
@@ -18,11 +18,18 @@ def test_a_word_goes_to_the_speaker_it_overlaps_most() -> None:
 
 
 def test_dialogues_split_on_speaker_change_and_long_pauses() -> None:
-    words = [Word(" Hello", 0.1, 0.5), Word(" there.", 0.6, 1.0), Word(" Hi!", 2.2, 2.6),
-             Word(" Bye.", 4.6, 5.0), Word(" Again.", 5.1, 5.5)]
+    words = [
+        Word(" Hello", 0.1, 0.5),
+        Word(" there.", 0.6, 1.0),
+        Word(" Hi!", 2.2, 2.6),
+        Word(" Bye.", 4.6, 5.0),
+        Word(" Again.", 5.1, 5.5),
+    ]
     dialogues = build_dialogues(words, TURNS, max_pause_s=1.5)
     assert [(d.speaker, d.text) for d in dialogues] == [
-        ("SPEAKER_00", "Hello there."), ("SPEAKER_01", "Hi!"), ("SPEAKER_00", "Bye. Again."),
+        ("SPEAKER_00", "Hello there."),
+        ("SPEAKER_01", "Hi!"),
+        ("SPEAKER_00", "Bye. Again."),
     ]
     assert dialogues[0].start == 0.1 and dialogues[0].end == 1.0
     paused = build_dialogues([Word(" a", 0.1, 0.2), Word(" b", 1.9, 2.0)], [SpeakerTurn(0, 3, 0)], 1.5)

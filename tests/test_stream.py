@@ -10,7 +10,7 @@ import websockets
 
 from tests.audio_files import read_mono
 from tests.conftest import DATA
-from tests.streaming import audio_message, receive_all, Received, stream
+from tests.streaming import Received, audio_message, receive_all, stream
 from tests.text import normalize
 
 pytestmark = pytest.mark.fleet
@@ -51,9 +51,7 @@ async def test_default_silence_ms_splits_turns_at_pauses_longer_than_300_ms(flee
 
 
 async def test_two_utterances_separated_by_silence_give_two_finals(fleet: str) -> None:
-    audio = np.concatenate([
-        clip("asr/sb_spk1_snt1.wav"), silence(1.0), clip("asr/sb_spk2_snt2.wav"), silence(1.0)
-    ])
+    audio = np.concatenate([clip("asr/sb_spk1_snt1.wav"), silence(1.0), clip("asr/sb_spk2_snt2.wav"), silence(1.0)])
     received, _ = await stream(URL, audio)
     finals = [normalize(f) for f in received.finals()]
     assert len(finals) == 2, received.events
@@ -138,9 +136,7 @@ async def test_four_concurrent_streams_get_their_own_finals(fleet: str) -> None:
         "asr/sb_spk2_snt2.wav": ("joy", "living"),
         "asr/sb_spk2_snt1.wav": ("sure", "enough"),
     }
-    results = await asyncio.gather(
-        *(stream(URL, np.concatenate([clip(name), silence(1.2)])) for name in clips)
-    )
+    results = await asyncio.gather(*(stream(URL, np.concatenate([clip(name), silence(1.2)])) for name in clips))
     for (name, words), (received, _) in zip(clips.items(), results, strict=True):
         finals = [normalize(f) for f in received.finals()]
         assert len(finals) == 1, (name, received.events)

@@ -124,7 +124,9 @@ def _bad_inputs() -> list[tuple[str, dict, dict, int, str]]:
     ]
 
 
-@pytest.mark.parametrize(("name", "files", "form", "status", "needle"), _bad_inputs(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "files", "form", "status", "needle"), _bad_inputs(), ids=[row[0] for row in _bad_inputs()]
+)
 async def test_bad_input_gets_a_clear_4xx(
     gateway: httpx.AsyncClient, name: str, files: dict, form: dict, status: int, needle: str
 ) -> None:

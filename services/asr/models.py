@@ -111,9 +111,7 @@ def resolve_model_path(settings: AsrSettings) -> str:
     if spec.startswith(EMBEDDED_PREFIX):
         name = spec.removeprefix(EMBEDDED_PREFIX)
         if name not in EMBEDDED_MODELS:
-            raise ModelResolutionError(
-                f"unknown embedded model {name!r}; choose one of {sorted(EMBEDDED_MODELS)}"
-            )
+            raise ModelResolutionError(f"unknown embedded model {name!r}; choose one of {sorted(EMBEDDED_MODELS)}")
         return str(assemble_embedded(EMBEDDED_MODELS[name], settings.model_cache_dir))
     path = Path(spec).expanduser()
     if path.exists():
@@ -198,7 +196,10 @@ class ModelManager:
             self.load_seconds = round(time.perf_counter() - start, 2)
             logger.info(
                 "ASR model %s loaded on %s/%s in %.1f s",
-                self.settings.asr_model, self.device, compute_type, self.load_seconds,
+                self.settings.asr_model,
+                self.device,
+                compute_type,
+                self.load_seconds,
             )
         except ModelResolutionError as exc:
             self.error = str(exc)

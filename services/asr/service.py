@@ -22,7 +22,9 @@ from services.common.errors import InvalidInput, ModelUnavailable
 from services.common.workers import InferencePool
 
 INFERENCE_SECONDS = Histogram(
-    "asr_inference_seconds", "Time spent decoding one file", ["mode"],
+    "asr_inference_seconds",
+    "Time spent decoding one file",
+    ["mode"],
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 MAX_FILENAME = 255

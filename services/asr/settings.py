@@ -16,12 +16,8 @@ class AsrSettings(ServiceSettings):
     asr_device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="`auto`: CUDA when a GPU is visible, else CPU."
     )
-    asr_compute_type: str = Field(
-        "auto", description="CTranslate2 compute type; `auto`: float16 on CUDA, int8 on CPU."
-    )
-    asr_cpu_threads: int = Field(
-        1, ge=0, description="Threads per decode on CPU (0: CTranslate2's default)."
-    )
+    asr_compute_type: str = Field("auto", description="CTranslate2 compute type; `auto`: float16 on CUDA, int8 on CPU.")
+    asr_cpu_threads: int = Field(1, ge=0, description="Threads per decode on CPU (0: CTranslate2's default).")
     asr_workers: int = Field(2, ge=1, le=64, description="Decodes that run in parallel on one model.")
     asr_queue_size: int = Field(
         16, ge=0, description="Requests that may wait for a worker; past it the service answers 503."
@@ -35,12 +31,11 @@ class AsrSettings(ServiceSettings):
         "decoded batched; shorter files are decoded sequentially.",
     )
     asr_min_duration_s: float = Field(0.25, ge=0, description="Shorter uploads are rejected (422).")
-    asr_max_duration_s: float = Field(
-        4 * 3600.0, gt=0, description="Longer decoded audio is rejected (413)."
-    )
+    asr_max_duration_s: float = Field(4 * 3600.0, gt=0, description="Longer decoded audio is rejected (413).")
     asr_no_speech_threshold: float = Field(
-        0.6, description="A segment whose no-speech probability is above this and whose average "
-        "log-probability is below `asr_log_prob_threshold` is treated as silence."
+        0.6,
+        description="A segment whose no-speech probability is above this and whose average "
+        "log-probability is below `asr_log_prob_threshold` is treated as silence.",
     )
     asr_log_prob_threshold: float = Field(-1.0, description="See `asr_no_speech_threshold`.")
     stream_silence_ms: int = Field(
@@ -61,9 +56,12 @@ class AsrSettings(ServiceSettings):
     asr_stream_workers: int = Field(2, ge=1, le=64, description="Parallel decodes for streams.")
     asr_stream_beam_size: int = Field(1, ge=1, le=16, description="Beam size for streamed turns.")
     asr_stream_context_pad_s: float = Field(
-        3.0, ge=0, le=25, description="Streamed turns are encoded with this much padding instead of "
+        3.0,
+        ge=0,
+        le=25,
+        description="Streamed turns are encoded with this much padding instead of "
         "Whisper's 30 s window (several times faster on CPU; loops fall back to the full window). "
-        "0 always uses the full window."
+        "0 always uses the full window.",
     )
     diarization_model: str = Field(
         "embedded:resemblyzer",
@@ -75,6 +73,4 @@ class AsrSettings(ServiceSettings):
     dialogue_max_pause_s: float = Field(
         1.5, gt=0, description="A pause longer than this inside one speaker's words starts a new turn."
     )
-    hf_token: SecretStr | None = Field(
-        None, description="Hugging Face token for private model ids (HF_TOKEN)."
-    )
+    hf_token: SecretStr | None = Field(None, description="Hugging Face token for private model ids (HF_TOKEN).")

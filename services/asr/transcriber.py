@@ -2,9 +2,8 @@
 batched for long audio, with timestamps on the original timeline. Runs on a worker thread."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -112,9 +111,7 @@ class Transcriber:
         detected = None if language is not None else round(info.language_probability, 4)
         return UtteranceText("".join(seg.text for seg in voiced).strip(), info.language, detected)
 
-    def _transcribe_long(
-        self, audio: np.ndarray, language: str | None, duration: float, words: bool
-    ) -> Transcription:
+    def _transcribe_long(self, audio: np.ndarray, language: str | None, duration: float, words: bool) -> Transcription:
         """VAD once, pack speech into clips of at most 30 s, and decode contiguous groups of clips
         batched, one group per model worker in parallel. Timestamps stay on the original timeline."""
         clips = pack_clips(get_speech_timestamps(audio, LONG_FILE_VAD), int(CLIP_SECONDS * SAMPLE_RATE))

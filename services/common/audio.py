@@ -36,9 +36,7 @@ def decode_audio(data: bytes, *, sample_rate: int = TARGET_RATE, max_duration_s:
                     chunks.append(chunk)
                     total += chunk.size
                 if total > max_samples:
-                    raise PayloadTooLarge(
-                        f"audio is longer than the limit of {max_duration_s:.0f} s"
-                    )
+                    raise PayloadTooLarge(f"audio is longer than the limit of {max_duration_s:.0f} s")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
     except (InvalidInput, PayloadTooLarge):
@@ -52,4 +50,3 @@ def decode_audio(data: bytes, *, sample_rate: int = TARGET_RATE, max_duration_s:
     if audio.size == 0:
         raise InvalidInput("the file contains no audio samples")
     return np.clip(audio, -1.0, 1.0)
-

@@ -25,24 +25,12 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-class BadRequest(ApiError):
-    status_code, code = 400, "bad_request"
-
-
 class InvalidInput(ApiError):
     status_code, code = 422, "invalid_input"
 
 
-class UnsupportedMedia(ApiError):
-    status_code, code = 415, "unsupported_media"
-
-
 class PayloadTooLarge(ApiError):
     status_code, code = 413, "payload_too_large"
-
-
-class NotFound(ApiError):
-    status_code, code = 404, "not_found"
 
 
 class ServiceBusy(ApiError):
@@ -74,17 +62,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
         message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return JSONResponse(error_body("invalid_input", message, errors=errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            error_body("http_error", str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-        )
+        return JSONResponse(error_body("http_error", str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

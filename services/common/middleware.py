@@ -8,9 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.logging import request_id_var
 
-HTTP_REQUESTS = Counter(
-    "http_requests_total", "HTTP requests handled", ["method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests handled", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds",
     "HTTP request latency",
@@ -71,4 +69,3 @@ class MetricsMiddleware:
             template = getattr(route, "path", "unmatched")
             HTTP_REQUESTS.labels(scope["method"], template, str(status["code"])).inc()
             HTTP_LATENCY.labels(scope["method"], template).observe(time.perf_counter() - start)
-

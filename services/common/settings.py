@@ -19,6 +19,8 @@ class ServiceSettings(BaseSettings):
         description="Directory where embedded models are assembled once and reused.",
     )
     max_upload_mb: int = Field(
-        100, gt=0, description="Largest accepted request body in MiB; larger uploads get 413 "
-        "(the gateway reads the same variable)."
+        100,
+        gt=0,
+        description="Largest accepted request body in MiB; larger uploads get 413 "
+        "(the gateway reads the same variable).",
     )

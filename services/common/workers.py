@@ -30,10 +30,6 @@ class InferencePool:
         self._pending = 0
         self._lock = threading.Lock()
 
-    @property
-    def pending(self) -> int:
-        return self._pending
-
     def _release(self, _: Future) -> None:
         with self._lock:
             self._pending -= 1

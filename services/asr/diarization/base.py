@@ -32,6 +32,4 @@ def renumber_by_first_appearance(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
     order: dict[int, int] = {}
     for turn in sorted(turns, key=lambda t: t.start):
         order.setdefault(turn.speaker, len(order))
-    return sorted(
-        (SpeakerTurn(t.start, t.end, order[t.speaker]) for t in turns), key=lambda t: (t.start, t.end)
-    )
+    return sorted((SpeakerTurn(t.start, t.end, order[t.speaker]) for t in turns), key=lambda t: (t.start, t.end))

@@ -59,7 +59,8 @@ class EmbeddedDiarizer:
         )
         is_speech = speech_mask(audio.size, speech)
         keep = [
-            i for i, sl in enumerate(slices)
+            i
+            for i, sl in enumerate(slices)
             if sl.start < audio.size
             and is_speech[sl.start // FRAME : min(sl.stop, audio.size) // FRAME + 1].mean()
             >= self.params.min_window_speech

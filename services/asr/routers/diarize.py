@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from services.asr.dependencies import AsrDep
-from services.asr.diarization.base import SpeakerCount
 from services.asr.dialogues import build_dialogues
+from services.asr.diarization.base import SpeakerCount
 from services.asr.schemas import DialogueOut, DiarizedResponse, WordOut
 from services.common.errors import InvalidInput
 

@@ -27,12 +27,14 @@ async def transcribe_stream(ws: WebSocket) -> None:
     s = asr.settings
     await ws.accept()
     try:
-        query = StreamQuery.model_validate({
-            "silence_ms": s.stream_silence_ms,
-            "volume_threshold": s.stream_volume_threshold,
-            "partial_interval": s.stream_partial_interval,
-            **dict(ws.query_params),
-        })
+        query = StreamQuery.model_validate(
+            {
+                "silence_ms": s.stream_silence_ms,
+                "volume_threshold": s.stream_volume_threshold,
+                "partial_interval": s.stream_partial_interval,
+                **dict(ws.query_params),
+            }
+        )
         language = asr.validate_language(query.language)
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -71,8 +71,7 @@ def parse_client_message(text: str) -> ClientMessage:
     if message.audio_event is not None:
         return AudioChunk(decode_pcm(message.audio_event.audio_base_64))
     raise ProtocolError(
-        "unknown message: send {\"audio_event\": {\"audio_base_64\": ...}}, "
-        "{\"type\": \"config\", ...} or {\"type\": \"end\"}"
+        'unknown message: send {"audio_event": {"audio_base_64": ...}}, {"type": "config", ...} or {"type": "end"}'
     )
 
 

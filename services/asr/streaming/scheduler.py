@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 STREAM_DECODES = Counter("asr_stream_decodes_total", "Stream decodes run", ["kind"])
 STREAM_SKIPPED = Counter("asr_stream_decodes_skipped_total", "Stream decodes dropped as stale", ["kind"])
 STREAM_WAIT = Histogram(
-    "asr_stream_queue_wait_seconds", "Time a stream decode waited for a worker", ["kind"],
+    "asr_stream_queue_wait_seconds",
+    "Time a stream decode waited for a worker",
+    ["kind"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
 )
 

@@ -22,7 +22,6 @@ from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector,
 from services.asr.streaming.vad import StreamingVad
 from services.asr.transcriber import UtteranceText
 
-
 LANGUAGE_PIN_PROBABILITY = 0.9  # a detection this sure is reused for the rest of the stream
 
 
@@ -111,10 +110,12 @@ class StreamSession:
     async def _on_audio(self, chunk: AudioChunk) -> None:
         limit_s = self.options.turns.silence_ms / 1000
         if chunk.seconds >= limit_s:
-            await self.send(error_event(
-                f"audio chunk of {chunk.seconds * 1000:.0f} ms is too long: chunks must be shorter than "
-                f"silence_ms ({self.options.turns.silence_ms} ms); 100 ms chunks are recommended"
-            ))
+            await self.send(
+                error_event(
+                    f"audio chunk of {chunk.seconds * 1000:.0f} ms is too long: chunks must be shorter than "
+                    f"silence_ms ({self.options.turns.silence_ms} ms); 100 ms chunks are recommended"
+                )
+            )
             return
         samples = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
         windows, probs = await asyncio.to_thread(self.vad.process, samples)
@@ -152,7 +153,9 @@ class StreamSession:
         if event.audio.size == 0:
             return
         reuse = (
-            early is not None and early.turn == event.turn and early.samples == event.audio.size
+            early is not None
+            and early.turn == event.turn
+            and early.samples == event.audio.size
             and not early.job.future.cancelled()
         )
         if reuse:
