@@ -4,6 +4,8 @@ pyannote.audio needs torchaudio, which is not in the default install; it is impo
 DIARIZATION_MODEL names a pipeline, and a failure to import or load is reported at start-up.
 """
 
+import inspect
+
 import numpy as np
 
 from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by_first_appearance
@@ -19,7 +21,9 @@ class PyannoteDiarizer:
                 f"DIARIZATION_MODEL={model!r} needs pyannote.audio, which is not installed "
                 "(pip install 'voicefleet[pyannote]' on an image with torchaudio)"
             ) from exc
-        pipeline = Pipeline.from_pretrained(model, use_auth_token=token)
+        # pyannote.audio 4 takes `token`, 3.x `use_auth_token`.
+        auth = "token" if "token" in inspect.signature(Pipeline.from_pretrained).parameters else "use_auth_token"
+        pipeline = Pipeline.from_pretrained(model, **{auth: token})
         if pipeline is None:  # pyannote returns None for gated models without a token
             raise RuntimeError(f"could not load pyannote pipeline {model!r}: accept its terms and set HF_TOKEN")
         if device == "cuda":
@@ -35,7 +39,9 @@ class PyannoteDiarizer:
             if count.exact
             else {"min_speakers": count.minimum, "max_speakers": count.maximum}
         )
-        annotation = self._pipeline({"waveform": waveform, "sample_rate": 16_000}, **options)
+        output = self._pipeline({"waveform": waveform, "sample_rate": 16_000}, **options)
+        # pyannote.audio 4 wraps the annotation; 3.x returns it directly.
+        annotation = getattr(output, "speaker_diarization", output)
         labels: dict[str, int] = {}
         turns = [
             SpeakerTurn(segment.start, segment.end, labels.setdefault(label, len(labels)))
