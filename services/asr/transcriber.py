@@ -129,7 +129,9 @@ class Transcriber:
                 audio,
                 clip_timestamps=seconds,
                 batch_size=self.settings.asr_batch_size,
-                without_timestamps=False,
+                # Timestamp tokens cost accuracy here (5-minute file: WER 0.080 with, 0.036
+                # without); a segment is then one VAD-packed clip, and words keep their times.
+                without_timestamps=True,
                 word_timestamps=words,
                 **self._decode_options(language),
             )
