@@ -7,13 +7,14 @@ import pytest
 
 from services.asr.models import (
     EMBEDDED_MODELS,
-    ModelManager,
     ModelResolutionError,
     assemble_embedded,
+    load_asr_model,
     resolve_model_path,
 )
 from services.asr.settings import AsrSettings
 from services.common.errors import ModelUnavailable
+from services.common.models import LoadedModel
 
 
 def settings(tmp_path: Path, model: str) -> AsrSettings:
@@ -60,9 +61,19 @@ def test_hub_ids_pass_through_to_faster_whisper(tmp_path: Path) -> None:
 
 def test_a_model_that_cannot_load_is_reported_not_faked(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
-    manager = ModelManager(settings(tmp_path, str(tmp_path)))
-    manager.load()
-    ready, details = manager.status()
-    assert not ready and "missing model.bin" in details["error"]
+    model = LoadedModel("ASR model", str(tmp_path))
+    model.load(lambda: load_asr_model(settings(tmp_path, str(tmp_path))))
+    assert model.settled and model.value is None
+    assert "missing model.bin" in model.status()["error"]
     with pytest.raises(ModelUnavailable, match="ASR model unavailable"):
-        manager.get()
+        model.get()
+
+
+def test_a_model_still_loading_answers_503_with_retry_after() -> None:
+    model: LoadedModel[object] = LoadedModel("ASR model", "embedded:whisper-base")
+    assert not model.settled and model.status()["state"] == "loading"
+    with pytest.raises(ModelUnavailable, match="still loading") as raised:
+        model.get()
+    assert raised.value.headers["Retry-After"] == "5"
+    model.load(object)
+    assert model.get() is not None and "load_seconds" in model.status()

@@ -5,16 +5,13 @@ import importlib.util
 import logging
 import shutil
 import tempfile
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from faster_whisper import WhisperModel
 
 from services.asr.settings import AsrSettings
-from services.common.errors import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -169,59 +166,12 @@ def load_whisper(settings: AsrSettings) -> WhisperModel:
         ) from exc
 
 
-def _warm_up(model: WhisperModel) -> None:
-    """One short decode so the first request does not pay for lazy initialisation."""
+def load_asr_model(settings: AsrSettings) -> WhisperModel:
+    """Load the configured Whisper model and warm it up with one short decode, so the first
+    request does not pay for lazy initialisation."""
+    model = load_whisper(settings)
     noise = np.random.default_rng(0).normal(0, 0.01, 16_000).astype(np.float32)
     segments, _ = model.transcribe(noise, language="en", beam_size=1, vad_filter=False)
     for _ in segments:
         pass
-
-
-@dataclass
-class ModelManager:
-    """Loads the model once in the background; requests ask it for the model or a clear 503."""
-
-    settings: AsrSettings
-    model: WhisperModel | None = None
-    error: str | None = None
-    load_seconds: float | None = None
-    device: str | None = None
-    _ready: threading.Event = field(default_factory=threading.Event)
-
-    def load(self) -> None:
-        start = time.perf_counter()
-        try:
-            self.device, compute_type = pick_device(self.settings)
-            model = load_whisper(self.settings)
-            _warm_up(model)
-            self.model = model
-            self.load_seconds = round(time.perf_counter() - start, 2)
-            logger.info(
-                "ASR model %s loaded on %s/%s in %.1f s",
-                self.settings.asr_model,
-                self.device,
-                compute_type,
-                self.load_seconds,
-            )
-        except ModelResolutionError as exc:
-            self.error = str(exc)
-            logger.error("ASR model unavailable: %s", exc)
-        finally:
-            self._ready.set()
-
-    def get(self) -> WhisperModel:
-        if self.model is not None:
-            return self.model
-        if self.error:
-            raise ModelUnavailable(f"ASR model unavailable: {self.error}")
-        raise ModelUnavailable("ASR model is still loading; retry shortly", headers={"Retry-After": "5"})
-
-    def status(self) -> tuple[bool, dict[str, object]]:
-        details: dict[str, object] = {"model": self.settings.asr_model, "device": self.device}
-        if self.error:
-            details["error"] = self.error
-        elif self.model is None:
-            details["state"] = "loading"
-        else:
-            details["load_seconds"] = self.load_seconds
-        return self.model is not None, details
+    return model

@@ -1,7 +1,6 @@
 """The ASR service object: one model, one worker pool, shared by every request of the process."""
 
 import asyncio
-import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,16 +8,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from fastapi import UploadFile
+from faster_whisper import WhisperModel
 from prometheus_client import Histogram
 
 from services.asr.diarization.base import Diarizer, SpeakerCount, SpeakerTurn
 from services.asr.diarization.loader import load_diarizer
-from services.asr.models import ModelManager
+from services.asr.models import load_asr_model, pick_device
 from services.asr.settings import AsrSettings
 from services.asr.streaming.scheduler import DecodeScheduler
 from services.asr.transcriber import Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
-from services.common.errors import InvalidInput, ModelUnavailable
+from services.common.errors import InvalidInput
+from services.common.models import LoadedModel
 from services.common.workers import InferencePool
 
 INFERENCE_SECONDS = Histogram(
@@ -28,7 +29,6 @@ INFERENCE_SECONDS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 MAX_FILENAME = 255
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,54 +41,34 @@ class FileResult:
 class AsrService:
     def __init__(self, settings: AsrSettings) -> None:
         self.settings = settings
-        self.models = ModelManager(settings)
+        self.device, _ = pick_device(settings)
+        self.whisper: LoadedModel[WhisperModel] = LoadedModel("ASR model", settings.asr_model)
+        self.diarizer: LoadedModel[Diarizer] = LoadedModel("diarization", settings.diarization_model)
         self.pool = InferencePool("asr", settings.asr_workers, settings.asr_queue_size)
         self._transcriber: Transcriber | None = None
         self._lock = threading.Lock()
         self.stream_scheduler = DecodeScheduler(self._decode_turn, settings.asr_stream_workers)
         self.streams = 0  # open /ws/transcribe/vad connections
-        self.diarizer: Diarizer | None = None
-        self.diarizer_error: str | None = None
 
     def _decode_turn(self, audio: np.ndarray, language: str | None) -> UtteranceText:
         return self.transcriber().transcribe_utterance(audio, language)
 
-    def start_loading(self) -> threading.Thread:
-        thread = threading.Thread(target=self._load_models, name="asr-model-loader", daemon=True)
-        thread.start()
-        return thread
+    def start_loading(self) -> None:
+        threading.Thread(target=self._load_models, name="asr-model-loader", daemon=True).start()
 
     def _load_models(self) -> None:
-        self.models.load()
-        try:
-            self.diarizer = load_diarizer(self.settings, self.models.device or "cpu")
-            logger.info("diarization backend %s loaded", self.diarizer.name)
-        except Exception as exc:  # a bad DIARIZATION_MODEL must not take /transcribe down with it
-            self.diarizer_error = f"{type(exc).__name__}: {exc}"
-            logger.error("diarization unavailable: %s", self.diarizer_error)
+        self.whisper.load(lambda: load_asr_model(self.settings))
+        # A bad DIARIZATION_MODEL is reported by its endpoint; it does not take /transcribe down.
+        self.diarizer.load(lambda: load_diarizer(self.settings, self.device))
 
     def status(self) -> tuple[bool, dict[str, object]]:
-        """Ready once Whisper is loaded and the diarizer has finished loading (or failed: its
-        error is reported here and by its endpoint, and does not hold /transcribe back)."""
-        ready, details = self.models.status()
-        ready = ready and (self.diarizer is not None or self.diarizer_error is not None)
-        diarization: dict[str, object] = {"model": self.settings.diarization_model}
-        if self.diarizer_error:
-            diarization["error"] = self.diarizer_error
-        elif self.diarizer is None:
-            diarization["state"] = "loading"
-        details["diarization"] = diarization
+        """Ready once Whisper is loaded and the diarizer has loaded or failed."""
+        ready = self.whisper.value is not None and self.diarizer.settled
+        details = {**self.whisper.status(), "device": self.device, "diarization": self.diarizer.status()}
         return ready, details
 
-    def get_diarizer(self) -> Diarizer:
-        if self.diarizer is not None:
-            return self.diarizer
-        if self.diarizer_error:
-            raise ModelUnavailable(f"diarization unavailable: {self.diarizer_error}")
-        raise ModelUnavailable("diarization model is still loading; retry shortly", headers={"Retry-After": "5"})
-
     def transcriber(self) -> Transcriber:
-        model = self.models.get()  # raises 503 while loading or when the model failed
+        model = self.whisper.get()  # raises 503 while loading or when the model failed
         with self._lock:
             if self._transcriber is None:
                 self._transcriber = Transcriber(model, self.settings)
@@ -132,7 +112,7 @@ class AsrService:
         self, upload: UploadFile, language: str | None, count: SpeakerCount
     ) -> tuple[FileResult, list[SpeakerTurn]]:
         transcriber = self.transcriber()
-        diarizer = self.get_diarizer()
+        diarizer = self.diarizer.get()
         code = self.validate_language(language)
         started = time.perf_counter()
         audio = await self._decode_upload(upload)
