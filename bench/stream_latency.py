@@ -29,19 +29,9 @@ sys.path.insert(0, str(REPO))
 from bench.fleet import running_fleet  # noqa: E402
 from services.common.audio import decode_audio  # noqa: E402
 from tests.streaming import audio_message  # noqa: E402
-from tests.text import normalize, reference_text  # noqa: E402
+from tests.text import ENGLISH_CLIPS, normalize, reference_text  # noqa: E402
 
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
-CLIPS = [
-    "asr/sb_spk1_snt1.wav",
-    "asr/sb_spk1_snt2.wav",
-    "asr/sb_spk1_snt3.wav",
-    "asr/sb_spk2_snt1.wav",
-    "asr/sb_spk2_snt2.wav",
-    "asr/sb_spk2_snt3.wav",
-    "asr/en_LJ050-0131.wav",
-    "asr/en_librispeech_1995-1837-0001.wav",
-]
 RATE, CHUNK = 16_000, 1_600
 GAP_S = 1.5
 
@@ -50,7 +40,7 @@ def load_clips() -> list[tuple[str, np.ndarray, int]]:
     """(reference, audio, sample index of the last speech sample) per clip."""
     refs = {r.split("\t")[0]: r.split("\t")[6] for r in (DATA / "MANIFEST.tsv").read_text().splitlines()[1:]}
     out = []
-    for name in CLIPS:
+    for name in ENGLISH_CLIPS:
         audio = decode_audio((DATA / name).read_bytes(), max_duration_s=120)
         speech = get_speech_timestamps(audio, VadOptions(speech_pad_ms=0, min_silence_duration_ms=100))
         out.append((reference_text(refs[name]), audio, speech[-1]["end"]))

@@ -10,7 +10,7 @@ import pytest
 
 from tests.audio_files import convert, read_mono, wav_bytes
 from tests.conftest import DATA, manifest
-from tests.text import normalize, reference_text
+from tests.text import ENGLISH_CLIPS, normalize, reference_text
 
 pytestmark = pytest.mark.fleet
 
@@ -41,18 +41,6 @@ async def test_jfk_text_and_response_shape(gateway: httpx.AsyncClient) -> None:
     starts = [seg["start"] for seg in segments]
     assert starts == sorted(starts)
     assert response.headers.get("x-request-id")
-
-
-ENGLISH_CLIPS = [
-    "asr/en_librispeech_1995-1837-0001.wav",
-    "asr/en_LJ050-0131.wav",
-    "asr/sb_spk1_snt1.wav",
-    "asr/sb_spk1_snt2.wav",
-    "asr/sb_spk1_snt3.wav",
-    "asr/sb_spk2_snt1.wav",
-    "asr/sb_spk2_snt2.wav",
-    "asr/sb_spk2_snt3.wav",
-]
 
 
 async def test_english_corpus_word_error_rate(gateway: httpx.AsyncClient) -> None:

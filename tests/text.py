@@ -2,6 +2,18 @@
 
 import re
 
+# The English clips of ../shared/data that have reference transcripts.
+ENGLISH_CLIPS = [
+    "asr/en_librispeech_1995-1837-0001.wav",
+    "asr/en_LJ050-0131.wav",
+    "asr/sb_spk1_snt1.wav",
+    "asr/sb_spk1_snt2.wav",
+    "asr/sb_spk1_snt3.wav",
+    "asr/sb_spk2_snt1.wav",
+    "asr/sb_spk2_snt2.wav",
+    "asr/sb_spk2_snt3.wav",
+]
+
 _NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five"}
 
 
