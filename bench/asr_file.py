@@ -29,12 +29,12 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.fleet import pid_listening_on, running_fleet  # noqa: E402
-from services.asr.models import load_whisper  # noqa: E402
-from services.asr.settings import AsrSettings  # noqa: E402
-from services.asr.transcriber import FILE_VAD  # noqa: E402
-from services.common.audio import decode_audio  # noqa: E402
-from tests.text import normalize, reference_text  # noqa: E402
+from bench.fleet import pid_listening_on, running_fleet
+from services.asr.models import load_whisper
+from services.asr.settings import AsrSettings
+from services.asr.transcriber import FILE_VAD
+from services.common.audio import decode_audio
+from tests.text import normalize, reference_text
 
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
 SHORT = [

@@ -22,10 +22,10 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.fleet import running_fleet  # noqa: E402
-from services.asr.diarization.base import SpeakerCount  # noqa: E402
-from services.asr.diarization.embedded import EmbeddedDiarizer  # noqa: E402
-from services.common.audio import decode_audio  # noqa: E402
+from bench.fleet import running_fleet
+from services.asr.diarization.base import SpeakerCount
+from services.asr.diarization.embedded import EmbeddedDiarizer
+from services.common.audio import decode_audio
 
 warnings.filterwarnings("ignore")
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data")) / "diarization"

@@ -26,10 +26,10 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.fleet import running_fleet  # noqa: E402
-from services.common.audio import decode_audio  # noqa: E402
-from tests.streaming import audio_message  # noqa: E402
-from tests.text import ENGLISH_CLIPS, normalize, reference_text  # noqa: E402
+from bench.fleet import running_fleet
+from services.common.audio import decode_audio
+from tests.streaming import audio_message
+from tests.text import ENGLISH_CLIPS, normalize, reference_text
 
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
 RATE, CHUNK = 16_000, 1_600
