@@ -5,7 +5,15 @@ STAMP := $(VENV)/.installed
 PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test test-fast bench lint clean
+.PHONY: install run test test-fast bench lint clean antispoof-model
+
+# AASIST anti-spoofing: the checkpoint is data the user obtains (docs/VOICE.md); `make antispoof-model`
+# exports it to ONNX, and `make run` serves that file when it exists.
+AASIST_CHECKPOINT ?= ../shared/models/aasist/AASIST.pth
+ANTISPOOF_ONNX := models/aasist.onnx
+ifneq ($(wildcard $(ANTISPOOF_ONNX)),)
+export ANTISPOOF_MODEL ?= $(CURDIR)/$(ANTISPOOF_ONNX)
+endif
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +25,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(ANTISPOOF_ONNX): $(AASIST_CHECKPOINT) | $(STAMP)
+	$(BIN)/python -m services.voice.antispoof.export --checkpoint $(AASIST_CHECKPOINT) --output $@
+
+## Export the AASIST checkpoint (AASIST_CHECKPOINT) to ONNX for the voice service.
+antispoof-model: $(ANTISPOOF_ONNX)
+
 ## Start every service and the Traefik gateway (:8124, :8125, :8005). Ctrl-C stops them all.
 run: install
 	$(BIN)/honcho start -f Procfile
 
 ## The whole suite: lint, unit tests, then the fleet behind Traefik with the real models.
-test: install lint
+test: install lint $(ANTISPOOF_ONNX)
 	$(BIN)/pytest -q
 
 lint: install
@@ -39,4 +53,4 @@ bench: install
 	$(BIN)/python bench/diarization.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(ANTISPOOF_ONNX)

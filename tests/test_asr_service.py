@@ -1,48 +1,21 @@
 """The asr service as a process: readiness, a missing model, and the bounded queue."""
 
 import asyncio
-import os
-import signal
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import websockets
 
-from tests.conftest import DATA, REPO, wait_until
+from tests.conftest import DATA, wait_until
+from tests.processes import service_process
 from tests.streaming import Received, receive_all
 
 PORT = 8291
 
 
-@contextmanager
-def asr_process(tmp_path: Path, **env: str) -> Iterator[str]:
-    log = (tmp_path / "asr.log").open("wb")
-    proc = subprocess.Popen(
-        [str(REPO / ".venv/bin/uvicorn"), "services.asr.main:app", "--port", str(PORT)],
-        cwd=REPO,
-        env={**os.environ, "DATA_DIR": str(tmp_path), **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{PORT}"
-
-    def settled() -> bool:
-        try:
-            return httpx.get(f"{url}/readyz", timeout=2).json().get("state") != "loading"
-        except (httpx.HTTPError, ValueError):
-            return False
-
-    try:
-        wait_until(settled, 60, "asr readiness", proc)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(15)
-        log.close()
+def asr_process(tmp_path: Path, **env: str) -> AbstractContextManager[str]:
+    return service_process("services.asr.main:app", PORT, tmp_path, **env)
 
 
 def test_missing_model_answers_503_with_the_reason(tmp_path: Path) -> None:

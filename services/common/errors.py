@@ -19,10 +19,12 @@ class ApiError(Exception):
     code = "bad_request"
     retryable = False
 
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None, retryable: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class InvalidInput(ApiError):

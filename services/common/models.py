@@ -40,7 +40,8 @@ class LoadedModel(Generic[T]):
         if self.value is not None:
             return self.value
         if self.error:
-            raise ModelUnavailable(f"{self.label} unavailable: {self.error}")
+            # Retrying cannot help until the configuration is fixed and the service restarted.
+            raise ModelUnavailable(f"{self.label} unavailable: {self.error}", retryable=False)
         raise ModelUnavailable(f"{self.label} is still loading; retry shortly", headers={"Retry-After": "5"})
 
     def status(self) -> dict[str, object]:

@@ -1,0 +1,1 @@
+"""Voice identity service: speaker verification with AS-Norm and AASIST anti-spoofing."""

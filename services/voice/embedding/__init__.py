@@ -1,0 +1,1 @@
+"""Speaker embedding models behind one small interface."""

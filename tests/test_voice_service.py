@@ -1,0 +1,173 @@
+"""The voice service as a process: voice prints that survive restarts (SQLite and PostgreSQL),
+verification on the LibriSpeech trials, and clear errors for bad input."""
+
+import wave
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.audio_files import read_mono, wav_bytes
+from tests.conftest import DATA
+from tests.processes import service_process
+from tests.voice import clip, fresh_postgres_database, speaker_of, trials
+
+PORT = 8292
+SPEAKERS = sorted({speaker_of(t["enroll"]) for t in trials()})
+
+
+def enroll_clip(speaker: str) -> str:
+    return next(
+        t["enroll"] for t in trials() if speaker_of(t["enroll"]) == speaker and t["enroll"].endswith("0000.flac")
+    )
+
+
+def probe_clip(speaker: str) -> str:
+    return next(t["test"] for t in trials() if speaker_of(t["test"]) == speaker and t["test"].endswith("0001.flac"))
+
+
+def voice_process(data_dir: Path, **env: str) -> AbstractContextManager[str]:
+    return service_process("services.voice.main:app", PORT, data_dir, **env)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    database = fresh_postgres_database() if request.param == "postgres" else nullcontext(None)
+    with database as url:
+        yield {"DATABASE_URL": url} if url else {}
+
+
+def register(client: httpx.Client, relative: str, name: str = "Speaker") -> dict:
+    response = client.post(
+        "/voice/register",
+        files={"file": clip(relative)},
+        data={"name": name, "description": f"enrolled from {relative}"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_register_verify_and_restart(tmp_path: Path, database_env: dict[str, str]) -> None:
+    """Every speaker of the trials registered; each verified against a second clip of all five speakers:
+    same speaker ACCEPT, another speaker REJECT. After a restart the prints and the scores are the same."""
+    scores: dict[tuple[str, str], float] = {}
+    with voice_process(tmp_path, **database_env) as url, httpx.Client(base_url=url, timeout=60) as client:
+        ids = {}
+        for speaker in SPEAKERS:
+            body = register(client, enroll_clip(speaker), name=f"LibriSpeech {speaker}")
+            assert body["status"] == "success"
+            assert body["file_path"] == f"speakers/{body['speaker_id']}.wav"
+            with wave.open(str(tmp_path / "voice" / body["file_path"])) as stored:
+                assert (stored.getframerate(), stored.getnchannels(), stored.getsampwidth()) == (16000, 1, 2)
+            ids[speaker] = body["speaker_id"]
+            assert bool(body["warnings"]) == (body["speech_seconds"] < 3.0), body
+        for speaker, speaker_id in ids.items():
+            files = [("files", clip(probe_clip(other))) for other in SPEAKERS]
+            response = client.post(f"/voice/verify/{speaker_id}", files=files)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["speaker_id"] == speaker_id and body["reference"] == f"speakers/{speaker_id}.wav"
+            for other, result in zip(SPEAKERS, body["results"], strict=True):
+                assert result["file"] == Path(probe_clip(other)).name
+                assert result["verdict"] == ("ACCEPT" if other == speaker else "REJECT"), (speaker, other, result)
+                assert (result["score"] > 3.5) == (result["verdict"] == "ACCEPT")
+                assert (tmp_path / "voice" / result["path"]).is_file()
+                scores[speaker, other] = result["score"]
+
+    with voice_process(tmp_path, **database_env) as url, httpx.Client(base_url=url, timeout=60) as client:
+        listed = client.get("/voice/speakers").json()["speakers"]
+        assert {s["speaker_id"] for s in listed} == set(ids.values())
+        assert {s["name"] for s in listed} == {f"LibriSpeech {s}" for s in SPEAKERS}
+        speaker = SPEAKERS[0]
+        response = client.post(f"/voice/verify/{ids[speaker]}", files=[("files", clip(probe_clip(speaker)))])
+        assert response.json()["results"][0]["score"] == pytest.approx(scores[speaker, speaker], abs=1e-3)
+
+        assert client.delete(f"/voice/speakers/{ids[speaker]}").status_code == 204
+        assert not (tmp_path / "voice" / f"speakers/{ids[speaker]}.wav").exists()
+        gone = client.post(f"/voice/verify/{ids[speaker]}", files=[("files", clip(probe_clip(speaker)))])
+        assert gone.status_code == 404
+
+
+def test_verify_with_reference_follows_the_trials(tmp_path: Path) -> None:
+    with voice_process(tmp_path, KEEP_VERIFY_AUDIO="false") as url, httpx.Client(base_url=url, timeout=60) as client:
+        for trial in trials():
+            response = client.post(
+                "/voice/verify_with_reference",
+                files=[("reference", clip(trial["enroll"])), ("files", clip(trial["test"]))],
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["reference_file"] == Path(trial["enroll"]).name
+            (result,) = body["results"]
+            assert result["verdict"] == ("ACCEPT" if trial["label"] == "target" else "REJECT"), (trial, result)
+            assert result["path"] is None
+        assert not any((tmp_path / "voice" / "verifications").iterdir())
+
+
+def test_bad_input_gets_clear_errors(tmp_path: Path) -> None:
+    good = clip(enroll_clip(SPEAKERS[0]))
+    audio = read_mono(good[1])
+    short = ("short.wav", wav_bytes(audio[:3200]))  # 0.2 s
+    one_second = ("one.wav", wav_bytes(audio[16000:32000]))
+    with voice_process(tmp_path) as url, httpx.Client(base_url=url, timeout=60) as client:
+        speaker_id = register(client, enroll_clip(SPEAKERS[0]))["speaker_id"]
+        cases = {
+            "no name": client.post("/voice/register", files={"file": good}, data={"description": "d"}),
+            "no description": client.post("/voice/register", files={"file": good}, data={"name": "n"}),
+            "blank name": client.post("/voice/register", files={"file": good}, data={"name": " ", "description": "d"}),
+            "no file": client.post("/voice/register", data={"name": "n", "description": "d"}),
+            "short reference": client.post(
+                "/voice/register", files={"file": one_second}, data={"name": "n", "description": "d"}
+            ),
+            "no files": client.post(f"/voice/verify/{speaker_id}", data={"x": "1"}),
+            "empty file": client.post(f"/voice/verify/{speaker_id}", files=[("files", ("empty.wav", b""))]),
+            "corrupt": client.post(
+                f"/voice/verify/{speaker_id}", files=[("files", ("bad.wav", b"RIFF" + b"\0" * 500))]
+            ),
+            "0.2 s clip": client.post(f"/voice/verify/{speaker_id}", files=[("files", short)]),
+            "too many": client.post(f"/voice/verify/{speaker_id}", files=[("files", good)] * 21),
+            "no reference": client.post("/voice/verify_with_reference", files=[("files", good)]),
+            "bad mode": client.post("/voice/anti-spoof", files=[("files", good)], data={"mode": "paranoid"}),
+        }
+        for case, response in cases.items():
+            assert response.status_code == 422, (case, response.status_code, response.text)
+            assert response.json()["code"] == "invalid_input" and response.json()["detail"], case
+        assert "1.5 s needed" in cases["short reference"].json()["detail"]
+        assert "short.wav" in cases["0.2 s clip"].json()["detail"]
+        assert "bad.wav" in cases["corrupt"].json()["detail"]
+        for unknown in ("00000000-0000-4000-8000-000000000000", "not-a-uuid"):
+            response = client.post(f"/voice/verify/{unknown}", files=[("files", good)])
+            assert response.status_code == 404 and response.json()["code"] == "not_found"
+        assert client.get("/voice/speakers/not-a-uuid").status_code == 404
+        # Nothing half-registered: only the one good registration is stored.
+        assert len(client.get("/voice/speakers").json()["speakers"]) == 1
+        assert len(list((tmp_path / "voice" / "speakers").iterdir())) == 1
+
+
+def test_anti_spoof_without_a_model_says_so(tmp_path: Path) -> None:
+    with voice_process(tmp_path, ANTISPOOF_MODEL="") as url:
+        ready = httpx.get(f"{url}/readyz").json()
+        assert "ANTISPOOF_MODEL is not set" in ready["antispoof"]["error"]
+        response = httpx.post(f"{url}/voice/anti-spoof", files=[("files", clip("spoof/en_stp_human_next.wav"))])
+        assert response.status_code == 503
+        body = response.json()
+        assert "ANTISPOOF_MODEL is not set" in body["detail"] and body["retryable"] is False
+        # Verification does not depend on it.
+        reference = clip(enroll_clip(SPEAKERS[0]))
+        ok = httpx.post(
+            f"{url}/voice/verify_with_reference", files=[("reference", reference), ("files", reference)], timeout=60
+        )
+        assert ok.status_code == 200 and ok.json()["results"][0]["verdict"] == "ACCEPT"
+
+
+def test_stored_reference_is_the_decoded_upload(tmp_path: Path) -> None:
+    relative = enroll_clip(SPEAKERS[1])
+    with voice_process(tmp_path) as url, httpx.Client(base_url=url, timeout=60) as client:
+        path = register(client, relative)["file_path"]
+    stored = read_mono((tmp_path / "voice" / path).read_bytes())
+    original = read_mono((DATA / relative).read_bytes())
+    assert stored.size == original.size
+    assert np.max(np.abs(stored - original)) < 2e-4  # 16-bit PCM of the same samples
