@@ -14,8 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
 GATEWAY = "http://127.0.0.1:8124"
-FLEET_PORTS = {"gateway-main": 8124, "gateway-bridge": 8125, "gateway-speech": 8005, "asr": 8201}
-READY_URLS = ["http://127.0.0.1:8201/readyz", "http://127.0.0.1:8180/ping"]
+FLEET_PORTS = {"gateway-main": 8124, "gateway-bridge": 8125, "gateway-speech": 8005, "asr": 8201, "voice": 8203}
+READY_URLS = ["http://127.0.0.1:8201/readyz", "http://127.0.0.1:8203/readyz", "http://127.0.0.1:8180/ping"]
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
 
@@ -60,6 +60,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`make run` in a process group; on teardown Ctrl-C (SIGINT) must stop everything cleanly."""
     busy = [name for name, port in FLEET_PORTS.items() if port_in_use(port)]
     assert not busy, f"ports of {busy} are taken: stop a running `make run` before the tests"
+    # `make test` exports the AASIST checkpoint first; `make run` serves models/aasist.onnx when it exists.
+    subprocess.run(["make", "--no-print-directory", "antispoof-model"], cwd=REPO, check=True, stdin=subprocess.DEVNULL)
     log_path = tmp_path_factory.mktemp("fleet") / "fleet.log"
     env = {**os.environ, "DATA_DIR": str(tmp_path_factory.mktemp("fleet-data"))}
     with log_path.open("wb") as log:
