@@ -64,13 +64,13 @@ class VoiceSettings(ServiceSettings):
         "auto", description="`auto`: onnxruntime's CUDA provider when it is installed and a GPU is visible."
     )
     antispoof_threshold_bank_top_security: float = Field(
-        0.9, ge=0, le=1, description="Bona fide probability a file needs to be `real` in mode bank_top_security."
+        0.85, ge=0, le=1, description="Bona fide probability a file needs to be `real` in mode bank_top_security."
     )
     antispoof_threshold_bank_flex: float = Field(
         0.5, ge=0, le=1, description="Bona fide probability a file needs to be `real` in mode bank_flex."
     )
     antispoof_threshold_consumer: float = Field(
-        0.2, ge=0, le=1, description="Bona fide probability a file needs to be `real` in mode consumer."
+        0.15, ge=0, le=1, description="Bona fide probability a file needs to be `real` in mode consumer."
     )
     antispoof_min_duration_s: float = Field(
         1.0, gt=0, description="Quality check: shorter files fail `qa_passed` (shorter than 0.3 s: 422)."

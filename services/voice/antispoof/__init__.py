@@ -1,0 +1,1 @@
+"""Anti-spoofing: the AASIST network, its ONNX export and the onnxruntime scorer."""
