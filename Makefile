@@ -47,10 +47,12 @@ lint: install
 test-fast: install
 	$(BIN)/pytest -q -m "not fleet"
 
-bench: install
+bench: install $(ANTISPOOF_ONNX)
 	$(BIN)/python bench/asr_file.py
 	$(BIN)/python bench/stream_latency.py
 	$(BIN)/python bench/diarization.py
+	$(BIN)/python bench/verify_eer.py
+	$(BIN)/python bench/antispoof_eer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(ANTISPOOF_ONNX)

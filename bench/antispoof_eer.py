@@ -6,7 +6,8 @@ Scores every file as the service does (windows of 4.04 s, mean bona fide probabi
 model (models/aasist.onnx, onnxruntime) and the PyTorch model (the checkpoint, AASIST_CHECKPOINT) on
 the same windows. Sets: `spoof/labels.tsv` (6 human, 4 neural TTS); more human speech from
 ../shared/data (LibriSpeech, LJSpeech, JFK, SpeechBrain samples, fr/ja/ko/ru/zh); and, when piper-tts
-and the joe voice are installed, Piper TTS of the reference transcripts (a clean neural-TTS attack).
+and the joe voice are installed, Piper TTS of the reference transcripts (a clean neural-TTS attack;
+Piper samples its prosody, so each text is read `PIPER_TAKES` times and results vary a little per run).
 Prints EER per set, FAR/FRR at each mode's threshold, the thresholds that give chosen error rates,
 the largest logit difference and latency per file for onnxruntime (1 thread) against PyTorch (1 thread).
 """
@@ -36,6 +37,7 @@ CHECKPOINT = Path(os.environ.get("AASIST_CHECKPOINT", REPO.parent / "shared" / "
 ONNX = REPO / "models" / "aasist.onnx"
 HUMAN_DIRS = ["speaker/*.flac", "asr/*", "multilingual/*"]
 MODES = ["bank_top_security", "bank_flex", "consumer"]
+PIPER_TAKES = 3
 
 
 def read(path: Path) -> np.ndarray:
@@ -63,13 +65,14 @@ def piper_spoofs() -> dict[str, np.ndarray]:
     for row in rows:
         if not row["local_path"].startswith(("speaker/", "asr/en_")):
             continue
-        chunks = list(voice.synthesize(row["reference"]))
-        audio = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(audio[None], format="s16", layout="mono")
-        frame.sample_rate = chunks[0].sample_rate
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
-        out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame) + resampler.resample(None)]
-        spoofs[f"piper:{Path(row['local_path']).stem}"] = np.concatenate(out)
+        for take in range(PIPER_TAKES):
+            chunks = list(voice.synthesize(row["reference"]))
+            audio = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(audio[None], format="s16", layout="mono")
+            frame.sample_rate = chunks[0].sample_rate
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+            out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame) + resampler.resample(None)]
+            spoofs[f"piper:{Path(row['local_path']).stem}#{take}"] = np.concatenate(out)
     return spoofs
 
 
@@ -92,6 +95,8 @@ def main() -> None:
         start = time.perf_counter()
         scores[name] = onnx.bonafide_probability(samples)
         onnx_s.append(time.perf_counter() - start)
+        if name in generated:
+            continue  # PyTorch agreement and latency on the real recordings only
         batch = windows(samples, onnx.window)
         start = time.perf_counter()
         with torch.inference_mode():
@@ -132,8 +137,10 @@ def main() -> None:
             if candidates:
                 t = min(candidates)
                 print(f"  lowest threshold with FAR <= {target:.0%}: {t:.3f} (FRR {np.mean(real_scores < t):.1%})")
-    windows_per_file = np.mean([windows(a, onnx.window).shape[0] for a in audio.values()])
-    print(f"ONNX vs PyTorch: max |logit difference| {worst_diff:.2e} over {len(audio)} files")
+    real_files = [name for name in audio if name not in generated]
+    windows_per_file = np.mean([windows(audio[name], onnx.window).shape[0] for name in real_files])
+    onnx_s = [s for name, s in zip(audio, onnx_s, strict=True) if name not in generated]
+    print(f"ONNX vs PyTorch: max |logit difference| {worst_diff:.2e} over {len(real_files)} recordings")
     print(
         f"latency per file ({windows_per_file:.1f} windows on average, 1 thread): onnxruntime "
         f"{np.mean(onnx_s) * 1000:.0f} ms, PyTorch {np.mean(torch_s) * 1000:.0f} ms "
