@@ -14,8 +14,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
 GATEWAY = "http://127.0.0.1:8124"
-FLEET_PORTS = {"gateway-main": 8124, "gateway-bridge": 8125, "gateway-speech": 8005, "asr": 8201, "voice": 8203}
-READY_URLS = ["http://127.0.0.1:8201/readyz", "http://127.0.0.1:8203/readyz", "http://127.0.0.1:8180/ping"]
+FLEET_PORTS = {
+    "gateway-main": 8124,
+    "gateway-bridge": 8125,
+    "gateway-speech": 8005,
+    "asr": 8201,
+    "voice": 8203,
+    "catalog": 8206,
+}
+READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8203, 8206)] + ["http://127.0.0.1:8180/ping"]
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
 

@@ -1,0 +1,1 @@
+"""Catalog service: TTS speakers and the collections that route a language to a speaker."""

@@ -1,0 +1,46 @@
+"""Catalog service: TTS speakers and speaker collections."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.catalog.dependencies import get_settings
+from services.catalog.routers import collections, speakers
+from services.catalog.store import CatalogStore
+from services.common.app import create_app
+from services.common.db import async_database_url, create_engine, migrate, session_factory
+
+logger = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build_app() -> FastAPI:
+    settings = get_settings()
+    engine = create_engine(async_database_url(settings.database_url, settings.catalog_dir / "catalog.db"))
+    store = CatalogStore(session_factory(engine), settings.catalog_max_collections_per_user)
+    state = {"ready": False}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = store
+        await migrate(engine, MIGRATIONS, "catalog_alembic_version")
+        added = await store.seed_builtin_speakers()
+        logger.info("built-in speakers seeded (%d new)", added)
+        state["ready"] = True
+        yield
+        await engine.dispose()
+
+    return create_app(
+        service="catalog",
+        settings=settings,
+        routers=[speakers.router, collections.router],
+        readiness=lambda: (state["ready"], {"database": engine.dialect.name}),
+        lifespan=lifespan,
+        description="TTS speakers and collections that route each language to a speaker.",
+    )
+
+
+app = build_app()
