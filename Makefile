@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	# CPU torch first: anything that asks for torch later is then satisfied without CUDA wheels.
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e ".[all]"
+	# Kokoro's Japanese readings; their declared dependencies would pull dictionaries it does not use.
+	$(BIN)/pip install --no-deps pyopenjtalk-plus sudachipy
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -22,7 +22,7 @@ FLEET_PORTS = {
     "voice": 8203,
     "catalog": 8206,
 }
-READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8203, 8206)] + ["http://127.0.0.1:8180/ping"]
+READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8202, 8203, 8206)] + ["http://127.0.0.1:8180/ping"]
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
 

@@ -36,7 +36,7 @@ def build_app() -> FastAPI:
     return create_app(
         service="catalog",
         settings=settings,
-        routers=[speakers.router, collections.router],
+        routers=[speakers.router, collections.router, collections.internal],
         readiness=lambda: (state["ready"], {"database": engine.dialect.name}),
         lifespan=lifespan,
         description="TTS speakers and collections that route each language to a speaker.",

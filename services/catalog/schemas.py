@@ -22,6 +22,7 @@ class SpeakerOut(BaseModel):
     id: str
     name: str
     reference_audio: str | None = Field(description="Reference recording (voice cloning engines); null otherwise.")
+    reference_text: str | None = Field(description="Transcript of `reference_audio`.")
     language: str
     user_id: str
     engine: str = Field(description="TTS engine behind the speaker: piper, kokoro, espeak, f5tts.")
@@ -34,6 +35,7 @@ class SpeakerOut(BaseModel):
             id=row.id,
             name=row.name,
             reference_audio=row.reference_audio,
+            reference_text=row.reference_text,
             language=row.language,
             user_id=row.user_id,
             engine=row.engine,

@@ -85,6 +85,13 @@ class CatalogStore:
             row = await self._readable(session, collection_id, user_id)
         return row
 
+    async def collection_by_id(self, collection_id: str) -> CollectionRow:
+        async with self._sessions() as session:
+            row = await session.get(CollectionRow, canonical_id(collection_id, "collection"))
+        if row is None:
+            raise NotFound(f"no collection {collection_id}")
+        return row
+
     async def create(self, name: str, description: str, user_id: str, langs: dict[str, str]) -> CollectionRow:
         now = datetime.now(UTC)
         async with self._sessions.begin() as session:

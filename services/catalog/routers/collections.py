@@ -9,6 +9,7 @@ from services.catalog.schemas import CollectionCreate, CollectionList, Collectio
 from services.common.errors import InvalidInput
 
 router = APIRouter(prefix="/api/collections", tags=["collections"])
+internal = APIRouter(prefix="/internal", tags=["internal"])
 
 UserQuery = Annotated[
     str, Query(min_length=1, max_length=200, description="The caller; shared collections belong to `default`.")
@@ -24,6 +25,13 @@ async def list_collections(store: StoreDep, user_id: UserQuery = "default") -> C
 async def create_collection(store: StoreDep, body: CollectionCreate) -> CollectionOut:
     row = await store.create(body.name, body.description, body.user_id, body.langs)
     return CollectionOut.of(row)
+
+
+@internal.get("/collections/{collection_id}", response_model=CollectionOut, summary="Any collection by id (fleet only)")
+async def internal_collection(store: StoreDep, collection_id: str) -> CollectionOut:
+    """For the TTS and voice-chat services: a collection id in a synthesis request is enough to use it.
+    Not routed by the gateway (only `/api/...` is public)."""
+    return CollectionOut.of(await store.collection_by_id(collection_id))
 
 
 @router.get("/{collection_id}", response_model=CollectionOut, summary="One collection")

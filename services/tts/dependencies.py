@@ -1,0 +1,21 @@
+"""Dependency getters, so tests can override them with `app.dependency_overrides`."""
+
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.tts.service import TtsService
+from services.tts.settings import TtsSettings
+
+
+@lru_cache
+def get_settings() -> TtsSettings:
+    return TtsSettings()
+
+
+def get_tts(request: Request) -> TtsService:
+    return request.app.state.tts
+
+
+TtsDep = Annotated[TtsService, Depends(get_tts)]

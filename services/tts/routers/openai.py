@@ -1,0 +1,50 @@
+"""POST /v1/audio/speech in the OpenAI shape: `input`, `voice` (a speaker id, or an engine voice name),
+`response_format` wav | pcm (24 kHz, 16-bit, mono)."""
+
+import io
+import wave
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.errors import InvalidInput
+from services.tts.catalog_client import UnknownReference
+from services.tts.dependencies import TtsDep
+from services.tts.service import SynthesisError
+from services.tts.settings import OUTPUT_RATE
+
+router = APIRouter(prefix="/v1/audio", tags=["openai"])
+
+
+class SpeechRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # `model`, `speed`, `instructions` are accepted and ignored
+
+    input: str = Field(description="Text to say.")
+    voice: str | None = Field(None, description="Speaker UUID from /api/speakers; omitted: the language's default.")
+    language: Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"] | None = None
+    response_format: Literal["wav", "pcm"] = "wav"
+
+
+def wav_bytes(pcm: bytes) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(OUTPUT_RATE)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+@router.post("/speech", summary="Synthesize speech (OpenAI-compatible)", response_class=Response)
+async def speech(tts: TtsDep, body: SpeechRequest) -> Response:
+    try:
+        pieces = tts.check_text(body.input)
+        resolved = await tts.resolve(body.voice, None, body.language)
+        pcm = b"".join([frame async for frame in tts.stream(pieces, resolved.voice)])
+    except (SynthesisError, UnknownReference) as exc:
+        raise InvalidInput(str(exc)) from exc
+    if body.response_format == "pcm":
+        return Response(pcm, media_type="audio/pcm", headers={"X-Sample-Rate": str(OUTPUT_RATE)})
+    return Response(wav_bytes(pcm), media_type="audio/wav")

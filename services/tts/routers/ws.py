@@ -1,0 +1,61 @@
+"""WS /ws/tts: JSON requests in, binary 24 kHz int16 PCM frames and an `end` event out; several
+requests in turn on one connection. A bad request gets an `error` event and the connection stays."""
+
+import asyncio
+import json
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from services.common.errors import ApiError
+from services.tts.catalog_client import CatalogUnavailable, UnknownReference
+from services.tts.protocol import TtsRequest, end_event, error_event
+from services.tts.service import SynthesisError, TtsService
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["synthesis"])
+
+
+def describe(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors())
+
+
+async def serve_one(ws: WebSocket, tts: TtsService, raw: str) -> None:
+    try:
+        request = TtsRequest.model_validate(json.loads(raw))
+        pieces = tts.check_text(request.target_text)
+        resolved = await tts.resolve(request.speaker_id, request.collection_id, request.language)
+        frames = samples = 0
+        async for frame in tts.stream(pieces, resolved.voice):
+            await ws.send_bytes(frame)
+            frames += 1
+            samples += len(frame) // 2
+        await ws.send_json(end_event(resolved.speaker_id, frames, samples))
+    except json.JSONDecodeError:
+        await ws.send_json(error_event('messages must be JSON objects like {"target_text": "..."}'))
+    except ValidationError as exc:
+        await ws.send_json(error_event(describe(exc)))
+    except (SynthesisError, UnknownReference, CatalogUnavailable) as exc:
+        await ws.send_json(error_event(str(exc)))
+    except ApiError as exc:  # engine not loaded (503), pool full
+        await ws.send_json(error_event(exc.message))
+
+
+@router.websocket("/ws/tts")
+async def tts_socket(ws: WebSocket) -> None:
+    tts: TtsService = ws.app.state.tts
+    await ws.accept()
+    try:
+        while True:
+            message = await asyncio.wait_for(ws.receive(), tts.settings.tts_idle_timeout_s)
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") is None:
+                await ws.send_json(error_event("send JSON text messages; binary frames are not accepted"))
+                continue
+            await serve_one(ws, tts, message["text"])
+    except TimeoutError:
+        await ws.close(code=1001, reason="idle timeout")
+    except WebSocketDisconnect:
+        return

@@ -1,0 +1,48 @@
+"""TTS service settings (environment variables of the same name, upper-case)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from services.common.settings import ServiceSettings
+
+LANGUAGES = ("vi", "en", "fr", "ja", "ko", "zh", "ru")
+OUTPUT_RATE = 24_000
+
+
+class TtsSettings(ServiceSettings):
+    catalog_url: str = Field(
+        "http://127.0.0.1:8206", description="Base URL of the catalog service (speakers and collections)."
+    )
+    catalog_cache_s: float = Field(30.0, ge=0, description="How long catalog answers are reused.")
+    tts_default_language: Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"] = Field(
+        "vi", description="Language of a request that names none (the API reference's default)."
+    )
+    tts_max_chars: int = Field(2000, ge=1, description="Longest text one request may synthesize (error beyond).")
+    tts_workers: int = Field(2, ge=1, le=64, description="Sentences synthesized in parallel across connections.")
+    tts_queue_size: int = Field(32, ge=0, description="Sentences that may wait; past it requests get a busy error.")
+    tts_threads: int = Field(1, ge=1, description="onnxruntime threads per synthesis (Piper, Kokoro).")
+    tts_idle_timeout_s: float = Field(300.0, gt=0, description="A /ws/tts connection idle this long is closed.")
+    espeak_binary: str = Field("espeak-ng", description="The espeak-ng executable (Debian package `espeak-ng`).")
+    f5tts_model: Path | None = Field(
+        None,
+        description="F5-TTS checkpoint (.safetensors/.pt) for voice cloning speakers; unset: those speakers "
+        "answer an error. Needs the `f5tts` extra (torch + torchaudio, GPU recommended).",
+    )
+    f5tts_vocab: Path | None = Field(None, description="F5-TTS vocabulary file (default: the package's).")
+    f5tts_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`: CUDA when visible.")
+    speaker_audio_dir: Path | None = Field(
+        None,
+        description="Directory holding speakers' reference recordings (`reference_audio` names a file in it); "
+        "default `<DATA_DIR>/catalog/reference_audio`.",
+    )
+
+    @field_validator("f5tts_model", "f5tts_vocab", "speaker_audio_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def reference_audio_dir(self) -> Path:
+        return self.speaker_audio_dir or self.data_dir / "catalog" / "reference_audio"

@@ -1,0 +1,128 @@
+"""TTS through Traefik on :8005: every language streams non-silent 24 kHz PCM, English and Japanese
+come back through the asr service as the same words, speakers resolve by id, collection or default,
+and bad requests get error events without closing the connection."""
+
+import io
+import json
+import wave
+
+import httpx
+import jiwer
+import numpy as np
+import pytest
+import websockets
+
+from tests.text import normalize
+
+pytestmark = pytest.mark.fleet
+
+TTS_WS = "ws://127.0.0.1:8005/ws/tts"
+SPEECH = "http://127.0.0.1:8005"
+SENTENCES = {
+    "en": "The quick brown fox jumps over the lazy dog. Then it runs back home.",
+    "ja": "今日はとても良い天気です。公園を散歩しましょう。",
+    "vi": "Xin chào, hôm nay trời đẹp quá.",
+    "fr": "Bonjour, il fait très beau aujourd'hui.",
+    "ko": "안녕하세요, 오늘 날씨가 정말 좋네요.",
+    "zh": "你好，今天天气很好。",
+    "ru": "Здравствуйте, сегодня прекрасная погода.",
+}
+
+
+async def synthesize(ws: websockets.ClientConnection, request: dict) -> tuple[bytes, dict]:
+    await ws.send(json.dumps(request))
+    pcm = b""
+    while True:
+        message = await ws.recv()
+        if isinstance(message, bytes):
+            pcm += message
+            continue
+        return pcm, json.loads(message)
+
+
+def wav_24k(pcm: bytes) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24000)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("language", sorted(SENTENCES))
+async def test_every_language_streams_speech(fleet: str, language: str) -> None:
+    async with websockets.connect(TTS_WS) as ws:
+        pcm, end = await synthesize(ws, {"target_text": SENTENCES[language], "language": language})
+    assert end["type"] == "end", end
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
+    duration = samples.size / 24000
+    assert end["duration"] == pytest.approx(duration, abs=1e-3)
+    assert 0.8 < duration < 12, duration  # one or two short sentences
+    assert np.sqrt(np.mean(samples**2)) > 0.02  # speech, not silence
+    voiced = np.mean(np.abs(samples) > 0.02)
+    assert voiced > 0.3, voiced
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+async def test_asr_hears_what_tts_said(gateway: httpx.AsyncClient, language: str) -> None:
+    async with websockets.connect(TTS_WS) as ws:
+        pcm, end = await synthesize(ws, {"target_text": SENTENCES[language], "language": language})
+    assert end["type"] == "end"
+    response = await gateway.post("/transcribe", files={"file": ("tts.wav", wav_24k(pcm))}, data={"language": language})
+    assert response.status_code == 200, response.text
+    heard = response.json()["text"]
+    if language == "ja":  # no spaces: character error rate
+        reference = SENTENCES["ja"].replace("。", "")
+        error = jiwer.cer(reference, heard.replace("。", "").replace("、", "").replace(" ", ""))
+    else:
+        error = jiwer.wer(normalize(SENTENCES["en"]), normalize(heard))
+    assert error < 0.10, (heard, error)
+
+
+async def test_speaker_resolution_and_errors_on_one_connection(fleet: str) -> None:
+    async with httpx.AsyncClient(base_url=SPEECH) as catalog:
+        ja = (await catalog.get("/api/speakers", params={"language": "ja"})).json()["speakers"]
+        kumo = next(s for s in ja if s["voice"] == "jm_kumo")
+        joe = next(s for s in (await catalog.get("/api/speakers")).json()["speakers"] if s["engine"] == "piper")
+        created = await catalog.post(
+            "/api/collections", json={"name": "tts test", "user_id": "tester", "langs": {"ja": kumo["id"]}}
+        )
+        collection = created.json()["id"]
+    async with websockets.connect(TTS_WS) as ws:
+        _, end = await synthesize(ws, {"target_text": "こんにちは。", "collection_id": collection, "language": "ja"})
+        assert end["speaker_id"] == kumo["id"]  # the collection's speaker for ja
+        _, end = await synthesize(ws, {"target_text": "Hello.", "speaker_id": joe["id"]})
+        assert end["speaker_id"] == joe["id"]  # speaker_id wins; its language is used
+        _, end = await synthesize(ws, {"target_text": "Xin chào."})
+        assert end["type"] == "end"  # default language vi, its default speaker
+        errors = {
+            "empty": {"target_text": "   "},
+            "too long": {"target_text": "a " * 5000, "language": "en"},
+            "unknown speaker": {"target_text": "hi", "speaker_id": "00000000-0000-4000-8000-000000000000"},
+            "unknown collection": {"target_text": "hi", "collection_id": "00000000-0000-4000-8000-000000000000"},
+            "wrong language": {"target_text": "hi", "speaker_id": joe["id"], "language": "fr"},
+            "bad language": {"target_text": "hi", "language": "de"},
+            "no text": {"language": "en"},
+        }
+        for case, request in errors.items():
+            pcm, event = await synthesize(ws, request)
+            assert event["type"] == "error" and event["message"], (case, event)
+            assert pcm == b"", case
+        await ws.send("not json")
+        assert json.loads(await ws.recv())["type"] == "error"
+        pcm, end = await synthesize(ws, {"target_text": "Still here.", "language": "en"})
+        assert end["type"] == "end" and len(pcm) > 24000  # the connection survived every error
+
+
+async def test_openai_speech_returns_24k_wav(fleet: str) -> None:
+    async with httpx.AsyncClient(base_url=SPEECH, timeout=60) as client:
+        response = await client.post(
+            "/v1/audio/speech", json={"model": "tts-1", "input": "Good morning.", "language": "en"}
+        )
+        assert response.status_code == 200, response.text
+        with wave.open(io.BytesIO(response.content)) as wav:
+            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
+            assert wav.getnframes() > 12000
+        bad = await client.post("/v1/audio/speech", json={"input": "", "language": "en"})
+        assert bad.status_code == 422
