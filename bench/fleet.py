@@ -11,6 +11,7 @@ import httpx
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+SERVICE_PORTS = (8201, 8202, 8203, 8206)  # asr, tts, voice, catalog
 
 
 @contextmanager
@@ -30,7 +31,7 @@ def running_fleet(url: str | None):
     )
     try:
         deadline = time.monotonic() + 120
-        while not _ready("http://127.0.0.1:8201/readyz"):
+        while not all(_ready(f"http://127.0.0.1:{port}/readyz") for port in SERVICE_PORTS):
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("fleet did not become ready")
             time.sleep(0.5)

@@ -5,6 +5,8 @@
 # a volume, on first start; Resemblyzer's weights and the AS-Norm cohort ship in the packages).
 FROM python:3.11.11-slim-bookworm AS build
 ARG EXTRA=asr
+# Packages whose declared dependencies must not be installed (tts: Kokoro's Japanese readings).
+ARG NO_DEPS_PACKAGES=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/venv
@@ -12,10 +14,15 @@ COPY pyproject.toml README.md ./
 COPY services ./services
 # CPU torch first, so the extra does not pull the CUDA build.
 RUN /opt/venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
- && /opt/venv/bin/pip install ".[${EXTRA}]"
+ && /opt/venv/bin/pip install ".[${EXTRA}]" \
+ && if [ -n "${NO_DEPS_PACKAGES}" ]; then /opt/venv/bin/pip install --no-deps ${NO_DEPS_PACKAGES}; fi
 
 FROM python:3.11.11-slim-bookworm
 ARG SERVICE=asr
+# Debian packages the service runs (tts: espeak-ng).
+ARG APT_PACKAGES=""
+RUN if [ -n "${APT_PACKAGES}" ]; then apt-get update && apt-get install -y --no-install-recommends ${APT_PACKAGES} \
+ && rm -rf /var/lib/apt/lists/*; fi
 RUN useradd --create-home --uid 10001 app && mkdir -p /data /models && chown app /data /models
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models SERVICE=${SERVICE}

@@ -8,9 +8,16 @@ from services.tts.text import MAX_PIECE_CHARS, sentences
 
 def test_sentences_split_latin_and_cjk_text() -> None:
     assert sentences("Hello there. How are you?  Fine!") == ["Hello there.", "How are you?", "Fine!"]
+    assert sentences("Well. Then, what?") == ["Well.", "Then, what?"]  # only the first sentence is split
     assert sentences("こんにちは。今日は晴れです！散歩") == ["こんにちは。", "今日は晴れです！", "散歩"]
     assert sentences("Line one\nLine two") == ["Line one", "Line two"]
     assert sentences(" ... !! ") == []  # nothing to say
+
+
+def test_the_first_clause_is_said_on_its_own() -> None:
+    assert sentences("Hello there, how are you? Fine.") == ["Hello there,", "how are you?", "Fine."]
+    assert sentences("こんにちは、ご用件をどうぞ。") == ["こんにちは、", "ご用件をどうぞ。"]
+    assert sentences("Hi, you.") == ["Hi, you."]  # too short a clause to be worth it
 
 
 def test_long_sentences_are_cut_at_clause_marks() -> None:
