@@ -1,18 +1,23 @@
 """The catalog as a process: built-in speakers, collection CRUD, every validation error, ownership,
 and data that survives a restart, on SQLite and on PostgreSQL."""
 
+import wave
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
+from tests.audio_files import wav_bytes
+from tests.conftest import DATA, manifest
 from tests.processes import service_process
 from tests.voice import fresh_postgres_database
 
 PORT = 8297
 LANGUAGES = {"vi", "en", "fr", "ja", "ko", "zh", "ru"}
+MANIFEST_JFK = manifest()["asr/en_jfk.flac"]
 
 
 def catalog_process(data_dir: Path, **env: str) -> AbstractContextManager[str]:
@@ -136,3 +141,52 @@ def test_validation_and_ownership(tmp_path: Path) -> None:
         # Listing: the shared collection and the user's own, nobody else's.
         names = {c["name"] for c in client.get("/api/collections", params={"user_id": "bob"}).json()["collections"]}
         assert names == {"Shared"}
+
+
+def test_users_add_and_remove_voice_cloning_speakers(tmp_path: Path) -> None:
+    jfk = ("jfk.flac", (DATA / "asr" / "en_jfk.flac").read_bytes())
+    form = {"name": "My voice", "language": "en", "user_id": "alice", "reference_text": MANIFEST_JFK}
+    with catalog_process(tmp_path) as url, httpx.Client(base_url=url) as client:
+        created = client.post("/api/speakers", data=form, files={"reference_audio": jfk})
+        assert created.status_code == 200, created.text
+        speaker = created.json()
+        assert (speaker["engine"], speaker["user_id"], speaker["reference_text"]) == ("f5tts", "alice", MANIFEST_JFK)
+        stored = tmp_path / "catalog" / "reference_audio" / speaker["reference_audio"]
+        with wave.open(str(stored)) as wav:
+            assert (wav.getframerate(), wav.getnchannels()) == (24000, 1)
+            assert abs(wav.getnframes() / 24000 - 11.0) < 0.1
+        assert speaker["reference_audio"] == f"{speaker['id']}.wav"  # never the client's file name
+        alice = {s["id"] for s in client.get("/api/speakers", params={"user_id": "alice"}).json()["speakers"]}
+        shared = {s["id"] for s in client.get("/api/speakers").json()["speakers"]}
+        assert speaker["id"] in alice and speaker["id"] not in shared
+
+        one_second = ("short.wav", wav_bytes(np.zeros(16000, dtype=np.float32) + 0.1))
+        bad = {
+            "too short": client.post("/api/speakers", data=form, files={"reference_audio": one_second}),
+            "not audio": client.post("/api/speakers", data=form, files={"reference_audio": ("x.wav", b"nope")}),
+            "bad language": client.post(
+                "/api/speakers", data={**form, "language": "de"}, files={"reference_audio": jfk}
+            ),
+            "no text": client.post(
+                "/api/speakers",
+                data={k: v for k, v in form.items() if k != "reference_text"},
+                files={"reference_audio": jfk},
+            ),
+        }
+        for case, response in bad.items():
+            assert response.status_code == 422, (case, response.text)
+
+        collection = client.post(
+            "/api/collections", json={"name": "clone", "user_id": "alice", "langs": {"en": speaker["id"]}}
+        ).json()
+        in_use = client.delete(f"/api/speakers/{speaker['id']}", params={"user_id": "alice"})
+        assert in_use.status_code == 409 and "clone" in in_use.json()["detail"]
+        assert client.delete(f"/api/speakers/{speaker['id']}", params={"user_id": "bob"}).status_code == 404
+        builtin = next(iter(shared))
+        assert client.delete(f"/api/speakers/{builtin}", params={"user_id": "alice"}).status_code == 403
+        client.delete(f"/api/collections/{collection['id']}", params={"user_id": "alice"})
+        assert client.delete(f"/api/speakers/{speaker['id']}", params={"user_id": "alice"}).json() == {
+            "status": "deleted"
+        }
+        assert not stored.exists()
+        assert client.get(f"/api/speakers/{speaker['id']}").status_code == 404

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import websockets
 
+from tests.conftest import DATA
 from tests.text import normalize
 
 pytestmark = pytest.mark.fleet
@@ -126,3 +127,16 @@ async def test_openai_speech_returns_24k_wav(fleet: str) -> None:
             assert wav.getnframes() > 12000
         bad = await client.post("/v1/audio/speech", json={"input": "", "language": "en"})
         assert bad.status_code == 422
+
+
+async def test_cloning_speaker_without_f5_weights_gets_a_clear_error(fleet: str) -> None:
+    jfk = ("jfk.flac", (DATA / "asr" / "en_jfk.flac").read_bytes())
+    form = {"name": "Clone", "language": "en", "user_id": "tts-test", "reference_text": "And so my fellow Americans."}
+    async with httpx.AsyncClient(base_url=SPEECH, timeout=30) as catalog:
+        created = await catalog.post("/api/speakers", data=form, files={"reference_audio": jfk})
+        assert created.status_code == 200, created.text
+        speaker = created.json()
+    async with websockets.connect(TTS_WS) as ws:
+        pcm, event = await synthesize(ws, {"target_text": "Hello.", "speaker_id": speaker["id"]})
+    assert pcm == b"" and event["type"] == "error"
+    assert "F5TTS_MODEL is not set" in event["message"]

@@ -19,7 +19,15 @@ class CatalogSettings(ServiceSettings):
         500, ge=1, description="Collections one user may own; past it POST answers 422."
     )
 
-    @field_validator("database_url", mode="before")
+    speaker_audio_dir: Path | None = Field(
+        None,
+        description="Where uploaded reference recordings of voice-cloning speakers are kept (the tts service "
+        "reads the same directory); default `<DATA_DIR>/catalog/reference_audio`.",
+    )
+    reference_min_s: float = Field(2.0, gt=0, description="Shortest accepted reference recording.")
+    reference_max_s: float = Field(30.0, gt=0, description="Longest accepted reference recording.")
+
+    @field_validator("database_url", "speaker_audio_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -27,3 +35,7 @@ class CatalogSettings(ServiceSettings):
     @property
     def catalog_dir(self) -> Path:
         return self.data_dir / "catalog"
+
+    @property
+    def reference_audio_dir(self) -> Path:
+        return self.speaker_audio_dir or self.catalog_dir / "reference_audio"

@@ -20,6 +20,10 @@ class Forbidden(ApiError):
     status_code, code = 403, "forbidden"
 
 
+class Conflict(ApiError):
+    status_code, code = 409, "conflict"
+
+
 def canonical_id(value: str, what: str) -> str:
     try:
         return str(uuid.UUID(value))
@@ -69,6 +73,28 @@ class CatalogStore:
             row = await session.get(SpeakerRow, canonical_id(speaker_id, "speaker"))
         if row is None:
             raise NotFound(f"no speaker {speaker_id}")
+        return row
+
+    async def add_speaker(self, row: SpeakerRow) -> SpeakerRow:
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return row
+
+    async def delete_speaker(self, speaker_id: str, user_id: str) -> SpeakerRow:
+        """Delete a user's own speaker; refused while a collection routes a language to it."""
+        async with self._sessions.begin() as session:
+            row = await session.get(SpeakerRow, canonical_id(speaker_id, "speaker"))
+            if row is None or row.user_id not in (SHARED_USER, user_id):
+                raise NotFound(f"no speaker {speaker_id} for user {user_id!r}")
+            if row.builtin or row.user_id != user_id:
+                raise Forbidden(f"speaker {row.name!r} is built in or shared; it cannot be deleted by {user_id!r}")
+            users = await session.scalars(
+                select(CollectionRow.name).join(CollectionLangRow).where(CollectionLangRow.speaker_id == row.id)
+            )
+            names = sorted(set(users.all()))
+            if names:
+                raise Conflict(f"speaker {row.name!r} is used by collections {names}; remap them first")
+            await session.delete(row)
         return row
 
     async def collections(self, user_id: str) -> list[CollectionRow]:
