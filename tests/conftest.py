@@ -1,5 +1,6 @@
 """Shared fixtures: paths to the real speech data and a fleet started exactly like `make run`."""
 
+import json
 import os
 import signal
 import socket
@@ -22,7 +23,11 @@ FLEET_PORTS = {
     "voice": 8203,
     "catalog": 8206,
 }
-READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8202, 8203, 8206)] + ["http://127.0.0.1:8180/ping"]
+READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8202, 8203, 8204, 8206)] + [
+    "http://127.0.0.1:8180/ping"
+]
+SCRIPTED_LLM_URL = "http://127.0.0.1:8299/v1"
+DEAD_WS_URLS = ["ws://127.0.0.1:8297/", "ws://127.0.0.1:8298/"]  # allowed, but nothing listens there
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
 
@@ -70,7 +75,14 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # `make test` exports the AASIST checkpoint first; `make run` serves models/aasist.onnx when it exists.
     subprocess.run(["make", "--no-print-directory", "antispoof-model"], cwd=REPO, check=True, stdin=subprocess.DEVNULL)
     log_path = tmp_path_factory.mktemp("fleet") / "fleet.log"
-    env = {**os.environ, "DATA_DIR": str(tmp_path_factory.mktemp("fleet-data"))}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path_factory.mktemp("fleet-data")),
+        # The scripted OpenAI-compatible LLM of the voice-chat tests (tests/scripted_llm.py).
+        "ALLOWED_URLS": json.dumps([SCRIPTED_LLM_URL, *DEAD_WS_URLS, "ws://127.0.0.1:8124/ws/transcribe/vad"]),
+        "FOLLOW_UP_AFTER_S": "1.5",
+        "INACTIVITY_TIMEOUT_S": "4",
+    }
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             ["make", "--no-print-directory", "run"],

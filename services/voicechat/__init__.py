@@ -1,0 +1,1 @@
+"""Voice agent orchestrator: ASR stream → OpenAI-compatible LLM → TTS, over one WebSocket."""

@@ -1,0 +1,110 @@
+"""Wire messages of WS /ws/voice-chat (field names and event types from the API reference)."""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+LANGUAGES = ("vi", "en", "fr", "ja", "ko", "zh", "ru")
+Language = Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"]
+MAX_AUDIO_CHUNK_BYTES = 32_000 * 2  # 2 s of 16 kHz int16 per message
+
+
+class ProtocolError(ValueError):
+    """A bad client message: answered with an `error` event; the session goes on."""
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["config"]
+    speaker_id: str | None = None
+    collection_id: str | None = None
+    language: Language = "vi"
+    tts_ws_url: str | None = None
+    asr_ws_url: str | None = None
+    llm_base_url: str | None = None
+    llm_model: str | None = Field(None, max_length=200)
+    user_system_prompt: str | None = Field(None, max_length=4000)
+    ssap: bool = False
+
+
+@dataclass(frozen=True)
+class Audio:
+    pcm: bytes  # int16 little-endian, 16 kHz, mono
+    raw: str  # the message as received, forwarded to the ASR unchanged
+
+
+@dataclass(frozen=True)
+class TextInput:
+    text: str
+
+
+@dataclass(frozen=True)
+class End:
+    pass
+
+
+ClientMessage = Audio | TextInput | End
+
+
+def parse_json(text: str) -> dict:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"message is not valid JSON ({exc.msg})") from None
+    if not isinstance(raw, dict):
+        raise ProtocolError("message must be a JSON object")
+    return raw
+
+
+def parse_config(text: str) -> Config:
+    raw = parse_json(text)
+    if raw.get("type") != "config":
+        raise ProtocolError('the first message must be {"type": "config", ...}')
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ProtocolError(f"invalid config: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def parse_client_message(text: str) -> ClientMessage:
+    raw = parse_json(text)
+    kind = raw.get("type")
+    if kind == "end":
+        return End()
+    if kind == "text_input":
+        value = raw.get("text")
+        if not isinstance(value, str) or not value.strip():
+            raise ProtocolError("text_input needs a non-empty `text`")
+        return TextInput(value.strip()[:4000])
+    event = raw.get("audio_event")
+    if isinstance(event, dict) and isinstance(event.get("audio_base_64"), str):
+        try:
+            pcm = base64.b64decode(event["audio_base_64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError("audio_event.audio_base_64 is not valid base64") from None
+        if len(pcm) % 2:
+            raise ProtocolError("audio must be int16 samples (an even number of bytes)")
+        if len(pcm) > MAX_AUDIO_CHUNK_BYTES:
+            raise ProtocolError("an audio_event may carry at most 2 s of audio")
+        return Audio(pcm, text)
+    if kind == "config":
+        raise ProtocolError("config is only accepted as the first message")
+    raise ProtocolError('unknown message: send audio_event, {"type": "text_input", "text": ...} or {"type": "end"}')
+
+
+def event(kind: str, **fields: object) -> dict[str, object]:
+    return {"type": kind, **fields}
+
+
+def error(source: Literal["llm", "tts", "asr", "client"], message: str) -> dict[str, object]:
+    return {"type": "error", "source": source, "message": message}
+
+
+def latency(step: str, seconds: float) -> dict[str, object]:
+    return {"type": "latency", "step": step, "value": f"{round(seconds * 1000)}ms"}

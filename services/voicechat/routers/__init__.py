@@ -1,0 +1,1 @@
+"""WebSocket route of the voice-chat service."""

@@ -1,0 +1,220 @@
+"""One /ws/voice-chat connection: a receiver, a sender, the ASR reader and an idle watch run as
+tasks; agent turns run one at a time and are cancelled by barge-in or a newer user turn."""
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from fastapi import WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from services.voicechat.asr_client import AsrClient, AsrError
+from services.voicechat.bargein import BargeInDetector
+from services.voicechat.llm import Llm
+from services.voicechat.protocol import (
+    Audio,
+    Config,
+    End,
+    ProtocolError,
+    TextInput,
+    error,
+    event,
+    parse_client_message,
+)
+from services.voicechat.settings import VoicechatSettings
+from services.voicechat.tts_client import TtsClient
+from services.voicechat.turn import Turn
+
+logger = logging.getLogger(__name__)
+
+FOLLOW_UP_PROMPT = "(The user has been silent for a while. Briefly check whether they are still there.)"
+IDLE_TICK_S = 0.1
+
+
+class Session:
+    def __init__(
+        self,
+        ws: WebSocket,
+        settings: VoicechatSettings,
+        config: Config,
+        llm: Llm,
+        tts: TtsClient,
+        asr: AsrClient | None,
+    ) -> None:
+        self.ws = ws
+        self.settings = settings
+        self.config = config
+        self.llm = llm
+        self.tts = tts
+        self.asr = asr
+        self.outbox: asyncio.Queue[dict | bytes | None] = asyncio.Queue(maxsize=256)
+        self.history: list[dict[str, str]] = []
+        self.turn_task: asyncio.Task | None = None
+        self.speaking = False
+        self.bargein = BargeInDetector(settings.barge_in_min_ms, settings.barge_in_volume)
+        self.last_activity = time.monotonic()
+        self.agent_done_at: float | None = None
+        self.follow_ups = 0
+        self.asr_error_sent = False
+
+    # -- running --------------------------------------------------------------------------------
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._idle_watch())]
+        receiver = asyncio.create_task(self._receive_loop())
+        if self.asr is not None:
+            tasks.append(asyncio.create_task(self._asr_loop()))
+        try:
+            await asyncio.wait([receiver, tasks[1]], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await self._cancel_turn()
+            receiver.cancel()
+            await self.outbox.put(None)  # the sender flushes what is queued, then stops
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(tasks[0]), 2)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(receiver, *tasks, return_exceptions=True)
+            await self.tts.reset()
+            if self.asr is not None:
+                await self.asr.close()
+
+    async def send(self, item: dict | bytes) -> None:
+        await self.outbox.put(item)
+
+    async def _send_loop(self) -> None:
+        while (item := await self.outbox.get()) is not None:
+            if isinstance(item, bytes):
+                await self.ws.send_bytes(item)
+            else:
+                await self.ws.send_json(item)
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                text = await self.ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            except KeyError:  # a binary frame
+                await self.send(error("client", "send JSON text messages; binary frames are not accepted"))
+                continue
+            try:
+                message = parse_client_message(text)
+            except ProtocolError as exc:
+                await self.send(error("client", str(exc)))
+                continue
+            if isinstance(message, End):
+                return
+            if isinstance(message, TextInput):
+                self._user_active()
+                await self._start_turn(message.text)
+            elif isinstance(message, Audio):
+                await self._on_audio(message)
+
+    async def _on_audio(self, audio: Audio) -> None:
+        if self.speaking and self.bargein.feed(audio.pcm):
+            self._user_active()
+            await self._cancel_turn(interrupted=True)
+        if self.asr is None:
+            return
+        try:
+            await self.asr.send(audio.raw)
+        except AsrError as exc:
+            if not self.asr_error_sent:
+                self.asr_error_sent = True
+                await self.send(error("asr", str(exc)))
+
+    async def _asr_loop(self) -> None:
+        try:
+            async for message in self.asr.events():
+                if message.get("type") == "error":
+                    await self.send(error("asr", str(message.get("message", "ASR error"))))
+                    continue
+                if message.get("type") != "transcript":
+                    if message.get("type") == "ssap":
+                        await self.send(message)
+                    continue
+                await self.send(message)
+                if message.get("text"):
+                    self._user_active()
+                if message.get("is_final") and str(message.get("text", "")).strip():
+                    await self._start_turn(message["text"].strip())
+        except AsrError as exc:
+            await self.send(error("asr", str(exc)))
+
+    async def _idle_watch(self) -> None:
+        """Follow up after silence; end the session after the inactivity limit."""
+        while True:
+            await asyncio.sleep(IDLE_TICK_S)
+            if self.turn_task is not None and not self.turn_task.done():
+                continue
+            now = time.monotonic()
+            if now - self.last_activity >= self.settings.inactivity_timeout_s:
+                await self.send(event("disconnect", reason="timeout"))
+                return
+            quiet_since = max(self.last_activity, self.agent_done_at or 0.0)
+            if (
+                self.agent_done_at is not None
+                and self.follow_ups < self.settings.max_follow_ups
+                and now - quiet_since >= self.settings.follow_up_after_s
+            ):
+                self.follow_ups += 1
+                await self._start_turn(FOLLOW_UP_PROMPT, follow_up=True)
+
+    def _user_active(self) -> None:
+        self.last_activity = time.monotonic()
+        self.follow_ups = 0
+
+    # -- agent turns ----------------------------------------------------------------------------
+    async def _start_turn(self, user_text: str, follow_up: bool = False) -> None:
+        await self._cancel_turn(interrupted=self.speaking)
+        self.turn_task = asyncio.create_task(self._turn(user_text, follow_up))
+
+    async def _cancel_turn(self, interrupted: bool = False) -> None:
+        task, self.turn_task = self.turn_task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await self.tts.reset()  # frames of the cancelled request must not arrive later
+        self._drop_queued_audio()
+        if interrupted:
+            await self.send(event("interrupted"))
+
+    def _drop_queued_audio(self) -> None:
+        kept = []
+        while not self.outbox.empty():
+            item = self.outbox.get_nowait()
+            if not isinstance(item, bytes):
+                kept.append(item)
+        for item in kept:
+            self.outbox.put_nowait(item)
+
+    def _messages(self, user_text: str) -> list[dict[str, str]]:
+        system = self.settings.system_prompt
+        if self.config.user_system_prompt:
+            system = f"{system}\n\n{self.config.user_system_prompt}"
+        recent = self.history[-self.settings.history_max_messages :]
+        return [{"role": "system", "content": system}, *recent, {"role": "user", "content": user_text}]
+
+    async def _turn(self, user_text: str, follow_up: bool) -> None:
+        started = time.perf_counter()
+        self.agent_done_at = None
+        self.bargein.reset()
+        turn = Turn(self.config, self.llm, self.tts, self.send, self._agent_speaking)
+        messages = self._messages(user_text)
+        try:
+            await turn.run(messages, started)
+        finally:
+            # What the user heard stays in the history, also when interrupted.
+            said = " ".join(turn.result.spoken) if turn.result.spoken else turn.result.text
+            if not follow_up:
+                self.history.append({"role": "user", "content": user_text})
+            if said:
+                self.history.append({"role": "assistant", "content": said})
+            self.speaking = False
+            self.agent_done_at = time.monotonic()
+
+    def _agent_speaking(self) -> None:
+        self.speaking = True
+        self.bargein.reset()

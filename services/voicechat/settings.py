@@ -1,0 +1,38 @@
+"""Voice-chat settings (environment variables of the same name, upper-case)."""
+
+from pydantic import Field, SecretStr
+
+from services.common.settings import ServiceSettings
+
+
+class VoicechatSettings(ServiceSettings):
+    asr_ws_url: str = Field(
+        "ws://127.0.0.1:8201/ws/transcribe/vad", description="Built-in ASR stream (the asr service)."
+    )
+    tts_ws_url: str = Field("ws://127.0.0.1:8202/ws/tts", description="TTS stream (the tts service).")
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8210/v1", description="OpenAI-compatible LLM (default: the local llama.cpp server)."
+    )
+    llm_model: str = Field("smollm2", description="Model name sent to the LLM.")
+    llm_api_key: SecretStr = Field(SecretStr("unused"), description="API key for the LLM endpoint.")
+    llm_timeout_s: float = Field(30.0, gt=0, description="A reply that has not finished by then is an error.")
+    llm_max_tokens: int = Field(256, ge=1, description="Longest reply, in tokens.")
+    allowed_urls: list[str] = Field(
+        default_factory=list,
+        description="URL prefixes a client may send as llm_base_url / tts_ws_url / asr_ws_url (JSON list, e.g. "
+        '`["https://api.openai.com/v1", "ws://asr.internal:8124/"]`). The configured defaults are always allowed; '
+        "anything else is refused with an error event.",
+    )
+    system_prompt: str = Field(
+        "You are a helpful voice assistant. Answer briefly, in one or two short sentences, in the user's language.",
+        description="System prompt of every conversation (a client's `user_system_prompt` is appended).",
+    )
+    history_max_messages: int = Field(20, ge=2, description="User and assistant messages kept in the prompt.")
+    stream_silence_ms: int = Field(500, ge=100, le=5000, description="End-of-turn silence asked of the ASR.")
+    follow_up_after_s: float = Field(8.0, gt=0, description="Silence after the agent's reply before it follows up.")
+    max_follow_ups: int = Field(1, ge=0, description="Follow-ups in a row while the user stays silent.")
+    inactivity_timeout_s: float = Field(
+        60.0, gt=0, description="Silence after which the session ends with `disconnect` (reason timeout)."
+    )
+    barge_in_min_ms: int = Field(200, ge=50, description="Speech this long while the agent speaks interrupts it.")
+    barge_in_volume: float = Field(0.02, ge=0, le=1, description="RMS a 20 ms frame needs to count as speech.")

@@ -1,0 +1,57 @@
+"""The TTS service's /ws/tts, one connection per session, reopened after an interruption."""
+
+import json
+from collections.abc import AsyncIterator
+
+import websockets
+
+
+class TtsError(RuntimeError):
+    pass
+
+
+class TtsClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._ws: websockets.ClientConnection | None = None
+        self.last_speaker_id: str | None = None  # the speaker the TTS service resolved for the last request
+
+    async def _connection(self) -> websockets.ClientConnection:
+        if self._ws is None:
+            try:
+                self._ws = await websockets.connect(self.url, open_timeout=5, max_size=2**22)
+            except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+                raise TtsError(f"TTS is unreachable at {self.url}: {exc}") from exc
+        return self._ws
+
+    async def speak(
+        self, text: str, speaker_id: str | None, collection_id: str | None, language: str
+    ) -> AsyncIterator[bytes]:
+        """24 kHz int16 PCM frames of `text`."""
+        ws = await self._connection()
+        request = {"target_text": text, "language": language}
+        if speaker_id:
+            request["speaker_id"] = speaker_id
+        if collection_id:
+            request["collection_id"] = collection_id
+        try:
+            await ws.send(json.dumps(request))
+            while True:
+                message = await ws.recv()
+                if isinstance(message, bytes):
+                    yield message
+                    continue
+                event = json.loads(message)
+                if event.get("type") == "end":
+                    self.last_speaker_id = event.get("speaker_id")
+                    return
+                raise TtsError(event.get("message", "TTS failed"))
+        except websockets.WebSocketException as exc:
+            await self.reset()
+            raise TtsError(f"TTS connection lost: {exc}") from exc
+
+    async def reset(self) -> None:
+        """Drop the connection (after an interruption the old request's frames must not arrive)."""
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
