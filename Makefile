@@ -42,8 +42,8 @@ test: install lint $(ANTISPOOF_ONNX)
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check services tests bench
-	$(BIN)/ruff format --check services tests bench
+	$(BIN)/ruff check services tests bench deploy
+	$(BIN)/ruff format --check services tests bench deploy
 
 ## Unit tests only (no fleet).
 test-fast: install

@@ -28,7 +28,7 @@ class VoicechatSettings(ServiceSettings):
         description="System prompt of every conversation (a client's `user_system_prompt` is appended).",
     )
     history_max_messages: int = Field(20, ge=2, description="User and assistant messages kept in the prompt.")
-    stream_silence_ms: int = Field(500, ge=100, le=5000, description="End-of-turn silence asked of the ASR.")
+    agent_silence_ms: int = Field(500, ge=100, le=5000, description="End-of-turn silence asked of the ASR.")
     follow_up_after_s: float = Field(8.0, gt=0, description="Silence after the agent's reply before it follows up.")
     max_follow_ups: int = Field(1, ge=0, description="Follow-ups in a row while the user stays silent.")
     inactivity_timeout_s: float = Field(
