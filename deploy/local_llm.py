@@ -22,6 +22,9 @@ def gguf_path() -> str:
 
 
 def main() -> None:
+    port = os.environ.get("LOCAL_LLM_PORT", "8210")
+    # llama_cpp.server also reads HOST and PORT from the environment, and honcho sets PORT per process.
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": port}
     args = [
         sys.executable,
         "-m",
@@ -33,13 +36,13 @@ def main() -> None:
         "--host",
         "127.0.0.1",
         "--port",
-        os.environ.get("LOCAL_LLM_PORT", "8210"),
+        port,
         "--n_ctx",
         "2048",
         "--n_threads",
         os.environ.get("LOCAL_LLM_THREADS", "2"),
     ]
-    os.execv(sys.executable, args)
+    os.execve(sys.executable, args, env)
 
 
 if __name__ == "__main__":

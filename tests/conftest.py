@@ -24,7 +24,8 @@ FLEET_PORTS = {
     "catalog": 8206,
 }
 READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8202, 8203, 8204, 8206)] + [
-    "http://127.0.0.1:8180/ping"
+    "http://127.0.0.1:8180/ping",
+    "http://127.0.0.1:8210/v1/models",  # the local llama.cpp server
 ]
 SCRIPTED_LLM_URL = "http://127.0.0.1:8299/v1"
 DEAD_WS_URLS = ["ws://127.0.0.1:8297/", "ws://127.0.0.1:8298/"]  # allowed, but nothing listens there
@@ -58,6 +59,17 @@ def _ready(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
+        return False
+
+
+def stop_fleet(proc: subprocess.Popen) -> bool:
+    """Ctrl-C (SIGINT) to the process group, as in a terminal; SIGKILL if it has not stopped in time."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(STOP_TIMEOUT_S)
+        return True
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
         return False
 
 
@@ -96,14 +108,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         wait_until(lambda: all(_ready(u) for u in READY_URLS), START_TIMEOUT_S, "the fleet", proc)
     except Exception:
-        os.killpg(proc.pid, signal.SIGKILL)
+        stop_fleet(proc)  # Ctrl-C first: honcho stops its children; a bare SIGKILL would orphan them
         raise RuntimeError(f"fleet did not start; log:\n{log_path.read_text()[-4000:]}") from None
     yield GATEWAY
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    try:
-        proc.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    if not stop_fleet(proc):
         pytest.fail(f"the fleet did not stop within {STOP_TIMEOUT_S} s of Ctrl-C")
     still_bound = [name for name, port in FLEET_PORTS.items() if port_in_use(port)]
     assert not still_bound, f"still listening after Ctrl-C: {still_bound}"

@@ -218,3 +218,14 @@ async def test_bridge_port_uses_an_external_asr(llm: ScriptedLlm) -> None:
     received = await until(ws, "agent_end", within_s=60)
     assert "transcript" in events(received) and "audio" in events(received)
     await ws.close()
+
+
+async def test_default_llm_is_the_local_llama_cpp_server(fleet: str) -> None:
+    async with websockets.connect(CHAT, max_size=2**22) as ws:
+        await ws.send(json.dumps({"type": "config", "language": "en"}))  # no llm_base_url: the fleet's default
+        assert json.loads(await ws.recv()) == {"type": "ready"}
+        await ws.send(json.dumps({"type": "text_input", "text": "Say hello in one short sentence."}))
+        received = await until(ws, "agent_end", within_s=60)
+    assert "error" not in events(received), received
+    assert len(agent_text(received).split()) >= 2
+    assert any(isinstance(i, bytes) for i in received)
