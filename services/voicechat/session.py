@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 from services.voicechat.asr_client import AsrClient, AsrError
 from services.voicechat.bargein import BargeInDetector
 from services.voicechat.llm import Llm
+from services.voicechat.outbox import Outbox
 from services.voicechat.protocol import (
     Audio,
     Config,
@@ -48,7 +49,7 @@ class Session:
         self.llm = llm
         self.tts = tts
         self.asr = asr
-        self.outbox: asyncio.Queue[dict | bytes | None] = asyncio.Queue(maxsize=256)
+        self.outbox = Outbox(ws, settings.audio_lead_s)
         self.history: list[dict[str, str]] = []
         self.turn_task: asyncio.Task | None = None
         self.speaking = False
@@ -60,7 +61,7 @@ class Session:
 
     # -- running --------------------------------------------------------------------------------
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._idle_watch())]
+        tasks = [asyncio.create_task(self.outbox.run()), asyncio.create_task(self._idle_watch())]
         receiver = asyncio.create_task(self._receive_loop())
         if self.asr is not None:
             tasks.append(asyncio.create_task(self._asr_loop()))
@@ -69,7 +70,7 @@ class Session:
         finally:
             await self._cancel_turn()
             receiver.cancel()
-            await self.outbox.put(None)  # the sender flushes what is queued, then stops
+            self.outbox.urgent(None)  # the sender flushes what is queued, then stops
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(tasks[0]), 2)
             for task in tasks:
@@ -79,15 +80,9 @@ class Session:
             if self.asr is not None:
                 await self.asr.close()
 
-    async def send(self, item: dict | bytes) -> None:
-        await self.outbox.put(item)
-
-    async def _send_loop(self) -> None:
-        while (item := await self.outbox.get()) is not None:
-            if isinstance(item, bytes):
-                await self.ws.send_bytes(item)
-            else:
-                await self.ws.send_json(item)
+    async def send(self, item: dict) -> None:
+        """An event outside the agent's reply (transcripts, errors, interrupted, disconnect)."""
+        self.outbox.urgent(item)
 
     async def _receive_loop(self) -> None:
         while True:
@@ -177,18 +172,9 @@ class Session:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await self.tts.reset()  # frames of the cancelled request must not arrive later
-        self._drop_queued_audio()
+        self.outbox.drop_agent_lane()
         if interrupted:
             await self.send(event("interrupted"))
-
-    def _drop_queued_audio(self) -> None:
-        kept = []
-        while not self.outbox.empty():
-            item = self.outbox.get_nowait()
-            if not isinstance(item, bytes):
-                kept.append(item)
-        for item in kept:
-            self.outbox.put_nowait(item)
 
     def _messages(self, user_text: str) -> list[dict[str, str]]:
         system = self.settings.system_prompt
@@ -201,7 +187,7 @@ class Session:
         started = time.perf_counter()
         self.agent_done_at = None
         self.bargein.reset()
-        turn = Turn(self.config, self.llm, self.tts, self.send, self._agent_speaking)
+        turn = Turn(self.config, self.llm, self.tts, self.outbox.agent, self._agent_speaking)
         messages = self._messages(user_text)
         try:
             await turn.run(messages, started)

@@ -34,5 +34,8 @@ class VoicechatSettings(ServiceSettings):
     inactivity_timeout_s: float = Field(
         60.0, gt=0, description="Silence after which the session ends with `disconnect` (reason timeout)."
     )
+    audio_lead_s: float = Field(
+        1.0, ge=0.2, description="Agent audio is sent at most this far ahead of real time (the client's buffer)."
+    )
     barge_in_min_ms: int = Field(200, ge=50, description="Speech this long while the agent speaks interrupts it.")
     barge_in_volume: float = Field(0.02, ge=0, le=1, description="RMS a 20 ms frame needs to count as speech.")
