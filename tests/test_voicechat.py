@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import numpy as np
 import pytest
+import soxr
 import websockets
 
 from tests.audio_files import read_mono
@@ -229,3 +230,21 @@ async def test_default_llm_is_the_local_llama_cpp_server(fleet: str) -> None:
     assert "error" not in events(received), received
     assert len(agent_text(received).split()) >= 2
     assert any(isinstance(i, bytes) for i in received)
+
+
+async def test_tts_output_as_the_users_voice(llm: ScriptedLlm) -> None:
+    """The tts service's own speech, resampled to 16 kHz, is a second kind of microphone input."""
+    async with websockets.connect("ws://127.0.0.1:8005/ws/tts") as tts:
+        await tts.send(json.dumps({"target_text": "What time does the shop open tomorrow?", "language": "en"}))
+        pcm24 = b""
+        while isinstance(message := await tts.recv(), bytes):
+            pcm24 += message
+    samples = np.frombuffer(pcm24, dtype="<i2").astype(np.float32)
+    pcm16 = soxr.resample(samples, 24000, 16000).astype("<i2").tobytes()
+    ws = await start()
+    await send_audio(ws, pcm16 + bytes(CHUNK * 2 * 10))
+    received = await until(ws, "agent_end", within_s=60)
+    finals = [i["text"] for i in received if isinstance(i, dict) and i["type"] == "transcript" and i["is_final"]]
+    assert finals and "shop" in finals[-1].lower() and "tomorrow" in finals[-1].lower(), finals
+    assert "shop" in agent_text(received).lower()
+    await ws.close()
