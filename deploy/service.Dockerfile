@@ -7,6 +7,10 @@ FROM python:3.11.11-slim-bookworm AS build
 ARG EXTRA=asr
 # Packages whose declared dependencies must not be installed (tts: Kokoro's Japanese readings).
 ARG NO_DEPS_PACKAGES=""
+# Debian packages needed to build wheels from source (llm: llama-cpp-python needs a C++ toolchain).
+ARG BUILD_PACKAGES=""
+RUN if [ -n "${BUILD_PACKAGES}" ]; then apt-get update && apt-get install -y --no-install-recommends ${BUILD_PACKAGES} \
+ && rm -rf /var/lib/apt/lists/*; fi
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/venv
@@ -25,6 +29,7 @@ RUN if [ -n "${APT_PACKAGES}" ]; then apt-get update && apt-get install -y --no-
  && rm -rf /var/lib/apt/lists/*; fi
 RUN useradd --create-home --uid 10001 app && mkdir -p /data /models && chown app /data /models
 COPY --from=build /opt/venv /opt/venv
+COPY deploy/local_llm.py /opt/local_llm.py
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models SERVICE=${SERVICE}
 USER app
 WORKDIR /home/app
