@@ -1,0 +1,75 @@
+"""Voice-chat pieces without the fleet: reply parsing, the barge-in detector and the URL allowlist."""
+
+import numpy as np
+import pytest
+
+from services.voicechat.bargein import BargeInDetector
+from services.voicechat.reply import ReplyParser
+from services.voicechat.urls import UrlNotAllowed, check_url
+
+
+def parse(tokens: list[str]) -> tuple[str, list[str], str | None]:
+    parser, shown, spoken = ReplyParser(), [], []
+    for token in tokens:
+        text, sentences = parser.feed(token)
+        shown.append(text)
+        spoken += sentences
+    text, sentences = parser.finish()
+    return "".join(shown) + text, spoken + sentences, parser.language
+
+
+def test_sentences_are_released_as_soon_as_they_are_complete() -> None:
+    parser = ReplyParser()
+    assert parser.feed("Hello there")[1] == []
+    assert parser.feed(".")[1] == []  # "." alone may be "3.5" or "..." still coming
+    assert parser.feed(" How")[1] == ["Hello there."]
+    assert parser.feed(" are you?")[1] == []
+    assert parse(["こんにちは。", "元気？", "うん"])[1] == ["こんにちは。", "元気？", "うん"]
+
+
+@pytest.mark.parametrize(
+    ("tokens", "shown", "language"),
+    [
+        (["[e", "n]", " Hel", "lo."], "Hello.", "en"),
+        (["[ja]こんにちは。"], "こんにちは。", "ja"),
+        (["[note] hi"], "[note] hi", None),  # not a language: kept
+        (["Hello [en] there"], "Hello [en] there", None),  # only at the start
+        (["[en]"], "", "en"),
+    ],
+)
+def test_language_prefix_is_taken_off(tokens: list[str], shown: str, language: str | None) -> None:
+    text, spoken, found = parse(tokens)
+    assert (text, found) == (shown, language)
+    assert all("[en]" not in s and "[ja]" not in s for s in spoken) or language is None
+
+
+def tone(ms: int, amplitude: float) -> bytes:
+    samples = np.sin(np.arange(16 * ms) / 4) * amplitude * 32767
+    return samples.astype("<i2").tobytes()
+
+
+def test_barge_in_needs_sustained_speech() -> None:
+    detector = BargeInDetector(min_ms=200, volume=0.02)
+    assert not detector.feed(tone(100, 0.5))  # a click
+    assert not detector.feed(tone(100, 0.0))  # gap longer than 60 ms resets
+    assert not detector.feed(tone(180, 0.5))
+    assert detector.feed(tone(40, 0.5))  # 220 ms in a row
+    detector.reset()
+    assert not detector.feed(tone(300, 0.005))  # quiet background never counts
+
+
+def test_only_allowlisted_urls_pass() -> None:
+    allowed = ["https://api.openai.com/v1", "ws://asr.internal:8124/ws/"]
+    assert check_url("https://api.openai.com/v1", "llm", allowed, ("https",))
+    assert check_url("https://API.openai.com/v1/", "llm", allowed, ("https",))
+    assert check_url("ws://asr.internal:8124/ws/transcribe/vad", "asr", allowed, ("ws",))
+    for url, schemes in [
+        ("https://api.openai.com.evil.io/v1", ("https",)),
+        ("https://api.openai.com/v10", ("https",)),
+        ("http://api.openai.com/v1", ("http", "https")),
+        ("https://user:pw@api.openai.com/v1", ("https",)),
+        ("file:///etc/passwd", ("http", "https")),
+        ("ws://asr.internal:8125/ws/", ("ws",)),
+    ]:
+        with pytest.raises(UrlNotAllowed):
+            check_url(url, "x", allowed, schemes)
