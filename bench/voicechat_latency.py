@@ -8,7 +8,7 @@ microphone's clock (100 ms chunks every 100 ms, then silence until the agent ans
 ASR final (speech end → final transcript), LLM first token and TTS first frame (the service's
 `latency` events), and the total to the first audio byte; p50 and p95. "Speech end" is when the
 clip's last chunk was sent (the clips end with a little silence, so the ASR can finish before it).
-Then barge-in: from the onset of speech sent while the agent speaks to `interrupted` (it includes
+Then barge-in: from the onset of speech (Silero VAD) sent while the agent speaks to `interrupted` (it includes
 the 200 ms of speech the detector waits for), p50 and p95 over the same number of tries.
 """
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import websockets
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -49,12 +50,11 @@ def chunk_message(data: bytes) -> str:
     return json.dumps({"audio_event": {"audio_base_64": base64.b64encode(data).decode()}})
 
 
-def onset_s(speech: bytes, volume: float = 0.02) -> float:
-    """Where the clip's speech starts: the first 20 ms frame above the barge-in volume gate."""
+def onset_s(speech: bytes) -> float:
+    """Where the clip's speech starts, by Silero VAD (a click before the first word does not count)."""
     samples = np.frombuffer(speech, dtype="<i2").astype(np.float32) / 32768
-    frames = samples[: samples.size - samples.size % 320].reshape(-1, 320)
-    loud = np.flatnonzero(np.sqrt(np.mean(frames**2, axis=1)) >= volume)
-    return float(loud[0]) * 0.02 if loud.size else 0.0
+    segments = get_speech_timestamps(samples, VadOptions(threshold=0.5, speech_pad_ms=0))
+    return segments[0]["start"] / 16000 if segments else 0.0
 
 
 def percentile(values: list[float], q: float) -> float:
