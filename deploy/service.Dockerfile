@@ -16,8 +16,10 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY services ./services
-# CPU torch first, so the extra does not pull the CUDA build.
-RUN /opt/venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+# CPU torch first for the services that need it (asr, voice), so the extra does not pull the CUDA build;
+# TORCH="" for the others.
+ARG TORCH="torch==2.13.0"
+RUN if [ -n "${TORCH}" ]; then /opt/venv/bin/pip install "${TORCH}" --index-url https://download.pytorch.org/whl/cpu; fi \
  && /opt/venv/bin/pip install ".[${EXTRA}]" \
  && if [ -n "${NO_DEPS_PACKAGES}" ]; then /opt/venv/bin/pip install --no-deps ${NO_DEPS_PACKAGES}; fi
 
