@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytest_plugins = ["tests.databases"]  # database_env: SQLite and a fresh PostgreSQL
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
 GATEWAY = "http://127.0.0.1:8124"

@@ -2,18 +2,15 @@
 and data that survives a restart, on SQLite and on PostgreSQL."""
 
 import wave
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 
 from tests.audio_files import wav_bytes
 from tests.conftest import DATA, manifest
 from tests.processes import service_process
-from tests.voice import fresh_postgres_database
 
 PORT = 8297
 LANGUAGES = {"vi", "en", "fr", "ja", "ko", "zh", "ru"}
@@ -22,13 +19,6 @@ MANIFEST_JFK = manifest()["asr/en_jfk.flac"]
 
 def catalog_process(data_dir: Path, **env: str) -> AbstractContextManager[str]:
     return service_process("services.catalog.main:app", PORT, data_dir, **env)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    database = fresh_postgres_database() if request.param == "postgres" else nullcontext(None)
-    with database as url:
-        yield {"DATABASE_URL": url} if url else {}
 
 
 def default_speaker(client: httpx.Client, language: str) -> dict:

@@ -2,8 +2,7 @@
 verification on the LibriSpeech trials, and clear errors for bad input."""
 
 import wave
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 from tests.audio_files import read_mono, wav_bytes
 from tests.conftest import DATA
 from tests.processes import service_process
-from tests.voice import clip, fresh_postgres_database, speaker_of, trials
+from tests.voice import clip, speaker_of, trials
 
 PORT = 8292
 SPEAKERS = sorted({speaker_of(t["enroll"]) for t in trials()})
@@ -31,13 +30,6 @@ def probe_clip(speaker: str) -> str:
 
 def voice_process(data_dir: Path, **env: str) -> AbstractContextManager[str]:
     return service_process("services.voice.main:app", PORT, data_dir, **env)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    database = fresh_postgres_database() if request.param == "postgres" else nullcontext(None)
-    with database as url:
-        yield {"DATABASE_URL": url} if url else {}
 
 
 def register(client: httpx.Client, relative: str, name: str = "Speaker") -> dict:

@@ -1,13 +1,10 @@
 """Reference recordings of voice-cloning speakers: decoded, checked, stored as 24 kHz mono WAV under
 a server-made name (the client's file name never becomes a path)."""
 
-import os
-import wave
-
 import numpy as np
 
 from services.catalog.settings import CatalogSettings
-from services.common.audio import decode_audio
+from services.common.audio import decode_audio, write_wav
 from services.common.errors import InvalidInput
 
 RATE = 24_000
@@ -24,11 +21,5 @@ def store_reference(data: bytes, speaker_id: str, settings: CatalogSettings) -> 
     directory = settings.reference_audio_dir
     directory.mkdir(parents=True, exist_ok=True)
     filename = f"{speaker_id}.wav"
-    partial = directory / f"{filename}.partial"
-    with wave.open(str(partial), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    os.replace(partial, directory / filename)
+    write_wav(directory / filename, audio, RATE)
     return filename

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from services.common.settings import ServiceSettings
 
@@ -26,11 +26,6 @@ class CatalogSettings(ServiceSettings):
     )
     reference_min_s: float = Field(2.0, gt=0, description="Shortest accepted reference recording.")
     reference_max_s: float = Field(30.0, gt=0, description="Longest accepted reference recording.")
-
-    @field_validator("database_url", "speaker_audio_dir", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
 
     @property
     def catalog_dir(self) -> Path:

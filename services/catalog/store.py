@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.catalog.builtin import BUILTIN_SPEAKERS, SHARED_USER
 from services.catalog.settings import LANGUAGES
@@ -31,9 +32,9 @@ def canonical_id(value: str, what: str) -> str:
         raise NotFound(f"no {what} {value[:64]!r} (ids are UUIDs)") from None
 
 
-def visible_to(user_id: str) -> ColumnElement[bool]:
+def visible_to(owner: InstrumentedAttribute[str], user_id: str) -> ColumnElement[bool]:
     """Shared speakers and collections, plus the user's own."""
-    return or_(SpeakerRow.user_id == SHARED_USER, SpeakerRow.user_id == user_id)
+    return or_(owner == SHARED_USER, owner == user_id)
 
 
 class CatalogStore:
@@ -61,7 +62,7 @@ class CatalogStore:
         return added
 
     async def speakers(self, user_id: str, language: str | None) -> list[SpeakerRow]:
-        query = select(SpeakerRow).where(visible_to(user_id))
+        query = select(SpeakerRow).where(visible_to(SpeakerRow.user_id, user_id))
         if language:
             query = query.where(SpeakerRow.language == language)
         query = query.order_by(SpeakerRow.language, SpeakerRow.is_default.desc(), SpeakerRow.name)
@@ -100,7 +101,7 @@ class CatalogStore:
     async def collections(self, user_id: str) -> list[CollectionRow]:
         query = (
             select(CollectionRow)
-            .where(or_(CollectionRow.user_id == SHARED_USER, CollectionRow.user_id == user_id))
+            .where(visible_to(CollectionRow.user_id, user_id))
             .order_by(CollectionRow.created_at, CollectionRow.id)
         )
         async with self._sessions() as session:

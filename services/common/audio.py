@@ -1,7 +1,11 @@
-"""Decoding of uploaded audio (any container PyAV/FFmpeg knows) to 16 kHz mono float32."""
+"""Decoding of uploaded audio (any container PyAV/FFmpeg knows) to 16 kHz mono float32, and the
+16-bit mono PCM / WAV the services send and store."""
 
 import io
 import logging
+import os
+import wave
+from pathlib import Path
 
 import av
 import numpy as np
@@ -50,3 +54,26 @@ def decode_audio(data: bytes, *, sample_rate: int = TARGET_RATE, max_duration_s:
     if audio.size == 0:
         raise InvalidInput("the file contains no audio samples")
     return np.clip(audio, -1.0, 1.0)
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] as int16 little-endian bytes (clipped)."""
+    return (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def wav_bytes(pcm: bytes, rate: int) -> bytes:
+    """A mono 16-bit WAV file holding `pcm`."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
+    """Write `audio` as a mono 16-bit WAV at `path`, atomically (a partial file never has the name)."""
+    partial = path.with_name(f"{path.name}.partial")
+    partial.write_bytes(wav_bytes(to_pcm16(audio), rate))
+    os.replace(partial, path)

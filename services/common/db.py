@@ -73,3 +73,15 @@ async def migrate(engine: AsyncEngine, migrations: Path, version_table: str) -> 
     async with engine.begin() as connection:
         await connection.run_sync(upgrade)
     logger.info("database schema is current (%s)", version_table)
+
+
+def run_alembic_env() -> None:
+    """The body of every service's `migrations/env.py`: migrate on the connection `migrate` passes in."""
+    from alembic import context
+
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise SystemExit("migrations run when the service starts (services.common.db.migrate), not from the CLI")
+    context.configure(connection=connection, version_table=context.config.attributes["version_table"])
+    with context.begin_transaction():
+        context.run_migrations()

@@ -12,6 +12,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class NotConfigured(RuntimeError):
+    """An optional model whose setting is empty: reported as the reason, never replaced by a fake."""
+
+
 class LoadedModel(Generic[T]):
     def __init__(self, label: str, spec: str) -> None:
         self.label = label  # what the model is for, as errors name it ("ASR model")

@@ -9,7 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Base settings read from the environment (and an optional `.env` file)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty variable (e.g. `ANTISPOOF_MODEL=` or compose's `${VAR:-}`) means "not set": the default applies.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Emit one JSON object per log line (false: plain text).")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
+from services.common.audio import to_pcm16
 from services.common.models import LoadedModel
 from services.common.workers import InferencePool
 from services.tts.catalog_client import CatalogClient, voice_of
@@ -34,7 +35,7 @@ def to_output_pcm(audio: np.ndarray, rate: int) -> bytes:
     """Float32 at `rate` → int16 little-endian at 24 kHz (soxr, high quality)."""
     if rate != OUTPUT_RATE and audio.size:
         audio = soxr.resample(audio, rate, OUTPUT_RATE, quality="HQ")
-    return (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    return to_pcm16(audio)
 
 
 class TtsService:

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from services.common.settings import ServiceSettings
 
@@ -37,11 +37,6 @@ class TtsSettings(ServiceSettings):
         description="Directory holding speakers' reference recordings (`reference_audio` names a file in it); "
         "default `<DATA_DIR>/catalog/reference_audio`.",
     )
-
-    @field_validator("f5tts_model", "f5tts_vocab", "speaker_audio_dir", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
 
     @property
     def reference_audio_dir(self) -> Path:

@@ -3,13 +3,13 @@
 Names are server-made UUIDs under fixed folders; a client's file name never becomes a path."""
 
 import logging
-import os
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
 
+from services.common.audio import write_wav
 from services.voice.speech import RATE
 
 logger = logging.getLogger(__name__)
@@ -27,15 +27,7 @@ class AudioStore:
     def write(self, folder: str, name: str, audio: np.ndarray) -> str:
         """Write `audio` as `<folder>/<name>.wav` (atomically) and return that relative path."""
         relative = f"{folder}/{name}.wav"
-        target = self.root / relative
-        partial = target.with_suffix(".wav.partial")
-        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
-        with wave.open(str(partial), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(RATE)
-            out.writeframes(pcm.tobytes())
-        os.replace(partial, target)
+        write_wav(self.root / relative, audio, RATE)
         return relative
 
     def read(self, relative: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from fastapi import UploadFile
 from services.common.audio import decode_audio
 from services.common.db import async_database_url, create_engine, migrate, session_factory
 from services.common.errors import ApiError, InvalidInput
-from services.common.models import LoadedModel
+from services.common.models import LoadedModel, NotConfigured
 from services.common.workers import InferencePool
 from services.voice.antispoof.quality import QualityLimits, quality_issues
 from services.voice.antispoof.runtime import OnnxAasist
@@ -38,10 +38,6 @@ PRUNE_INTERVAL_S = 3600
 
 class NotFound(ApiError):
     status_code, code = 404, "not_found"
-
-
-class ModelNotConfigured(RuntimeError):
-    pass
 
 
 @dataclass
@@ -106,7 +102,7 @@ class VoiceService:
     def _load_antispoof(self) -> OnnxAasist:
         path = self.settings.antispoof_model
         if path is None:
-            raise ModelNotConfigured(
+            raise NotConfigured(
                 "ANTISPOOF_MODEL is not set. Export AASIST to ONNX with `make antispoof-model` "
                 "(see docs/VOICE.md) and set ANTISPOOF_MODEL to the .onnx file"
             )

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from services.common.settings import ServiceSettings
 
@@ -82,11 +82,6 @@ class VoiceSettings(ServiceSettings):
     voice_workers: int = Field(2, ge=1, le=64, description="Inferences that run in parallel.")
     voice_queue_size: int = Field(16, ge=0, description="Requests that may wait; past it the service answers 503.")
     voice_threads: int = Field(1, ge=1, description="Torch / onnxruntime threads per inference on CPU.")
-
-    @field_validator("antispoof_model", "cohort_path", "database_url", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
 
     @model_validator(mode="after")
     def _modes_strictest_first(self) -> "VoiceSettings":

@@ -1,20 +1,15 @@
 """Wire messages of WS /ws/voice-chat (field names and event types from the API reference)."""
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.common.wire import ProtocolError, decode_pcm, parse_json_object
+
 LANGUAGES = ("vi", "en", "fr", "ja", "ko", "zh", "ru")
 Language = Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"]
 MAX_AUDIO_CHUNK_BYTES = 32_000 * 2  # 2 s of 16 kHz int16 per message
-
-
-class ProtocolError(ValueError):
-    """A bad client message: answered with an `error` event; the session goes on."""
 
 
 class Config(BaseModel):
@@ -51,18 +46,8 @@ class End:
 ClientMessage = Audio | TextInput | End
 
 
-def parse_json(text: str) -> dict:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"message is not valid JSON ({exc.msg})") from None
-    if not isinstance(raw, dict):
-        raise ProtocolError("message must be a JSON object")
-    return raw
-
-
 def parse_config(text: str) -> Config:
-    raw = parse_json(text)
+    raw = parse_json_object(text)
     if raw.get("type") != "config":
         raise ProtocolError('the first message must be {"type": "config", ...}')
     try:
@@ -73,7 +58,7 @@ def parse_config(text: str) -> Config:
 
 
 def parse_client_message(text: str) -> ClientMessage:
-    raw = parse_json(text)
+    raw = parse_json_object(text)
     kind = raw.get("type")
     if kind == "end":
         return End()
@@ -84,12 +69,7 @@ def parse_client_message(text: str) -> ClientMessage:
         return TextInput(value.strip()[:4000])
     event = raw.get("audio_event")
     if isinstance(event, dict) and isinstance(event.get("audio_base_64"), str):
-        try:
-            pcm = base64.b64decode(event["audio_base_64"], validate=True)
-        except (binascii.Error, ValueError):
-            raise ProtocolError("audio_event.audio_base_64 is not valid base64") from None
-        if len(pcm) % 2:
-            raise ProtocolError("audio must be int16 samples (an even number of bytes)")
+        pcm = decode_pcm(event["audio_base_64"])
         if len(pcm) > MAX_AUDIO_CHUNK_BYTES:
             raise ProtocolError("an audio_event may carry at most 2 s of audio")
         return Audio(pcm, text)

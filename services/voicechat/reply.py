@@ -53,10 +53,9 @@ class ReplyParser:
     def finish(self) -> tuple[str, list[str]]:
         """At the end of the reply: whatever was held back, and the last sentence."""
         shown = ""
-        if not self._decided:
-            match = PREFIX.match(self._head)
-            self.language = match.group(1) if match else None
-            shown = (self._head[match.end() :] if match else self._head).strip()
+        if not self._decided:  # the whole reply was shorter than a possible prefix
+            _, self.language, shown = read_prefix(self._head)
+            shown = shown.strip()
             self._decided = True
             self.text += shown
             self._pending += shown

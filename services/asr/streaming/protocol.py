@@ -1,18 +1,13 @@
 """Wire messages of WS /ws/transcribe/vad: parsed and validated once, at the edge."""
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.common.wire import ProtocolError, decode_pcm, parse_json_object
+
 SAMPLE_RATE = 16_000
-
-
-class ProtocolError(ValueError):
-    """A bad client message: answered with an `error` event; the connection stays usable."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +47,7 @@ ClientMessage = AudioChunk | ConfigUpdate | EndOfStream
 
 
 def parse_client_message(text: str) -> ClientMessage:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(f"message is not valid JSON ({exc.msg})") from None
-    if not isinstance(raw, dict):
-        raise ProtocolError("message must be a JSON object")
+    raw = parse_json_object(text)
     try:
         message = _ClientMessage.model_validate(raw)
     except ValidationError as exc:
@@ -73,16 +63,6 @@ def parse_client_message(text: str) -> ClientMessage:
     raise ProtocolError(
         'unknown message: send {"audio_event": {"audio_base_64": ...}}, {"type": "config", ...} or {"type": "end"}'
     )
-
-
-def decode_pcm(data: str) -> bytes:
-    try:
-        pcm = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise ProtocolError("audio_base_64 is not valid base64") from None
-    if len(pcm) % 2:
-        raise ProtocolError(f"audio must be int16 PCM: {len(pcm)} bytes is an odd byte count")
-    return pcm
 
 
 def transcript_event(text: str, is_final: bool) -> dict[str, object]:

@@ -2,12 +2,9 @@
 
 from collections.abc import Callable
 
+from services.common.models import NotConfigured
 from services.tts.engines.base import TtsEngine
 from services.tts.settings import TtsSettings
-
-
-class NotConfigured(RuntimeError):
-    pass
 
 
 def loaders(settings: TtsSettings) -> dict[str, Callable[[], TtsEngine]]:

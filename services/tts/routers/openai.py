@@ -1,14 +1,13 @@
 """POST /v1/audio/speech in the OpenAI shape: `input`, `voice` (a speaker id, or an engine voice name),
 `response_format` wav | pcm (24 kHz, 16-bit, mono)."""
 
-import io
-import wave
 from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.audio import wav_bytes
 from services.common.errors import InvalidInput
 from services.tts.catalog_client import UnknownReference
 from services.tts.dependencies import TtsDep
@@ -27,16 +26,6 @@ class SpeechRequest(BaseModel):
     response_format: Literal["wav", "pcm"] = "wav"
 
 
-def wav_bytes(pcm: bytes) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(OUTPUT_RATE)
-        wav.writeframes(pcm)
-    return out.getvalue()
-
-
 @router.post("/speech", summary="Synthesize speech (OpenAI-compatible)", response_class=Response)
 async def speech(tts: TtsDep, body: SpeechRequest) -> Response:
     try:
@@ -47,4 +36,4 @@ async def speech(tts: TtsDep, body: SpeechRequest) -> Response:
         raise InvalidInput(str(exc)) from exc
     if body.response_format == "pcm":
         return Response(pcm, media_type="audio/pcm", headers={"X-Sample-Rate": str(OUTPUT_RATE)})
-    return Response(wav_bytes(pcm), media_type="audio/wav")
+    return Response(wav_bytes(pcm, OUTPUT_RATE), media_type="audio/wav")

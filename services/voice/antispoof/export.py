@@ -90,14 +90,13 @@ def _export_to(model: Aasist, example: torch.Tensor, target: Path, opset: int) -
 
     Tries the dynamo exporter first and falls back to the TorchScript one; returns which worked.
     """
+    names = {"input_names": [INPUT_NAME], "output_names": [OUTPUT_NAME], "opset_version": opset}
     try:
         torch.onnx.export(
             model,
             (example,),
             str(target),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            opset_version=opset,
+            **names,
             dynamo=True,
             external_data=False,
             verbose=False,
@@ -113,9 +112,7 @@ def _export_to(model: Aasist, example: torch.Tensor, target: Path, opset: int) -
         model,
         (example,),
         str(target),
-        input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        opset_version=opset,
+        **names,
         dynamo=False,
         dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
     )

@@ -1,11 +1,5 @@
 """Alembic environment of the voice service: run by `services.common.db.migrate` at start-up."""
 
-from alembic import context
+from services.common.db import run_alembic_env
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise SystemExit("voice migrations run when the service starts (services.common.db.migrate), not from the CLI")
-
-context.configure(connection=connection, version_table=context.config.attributes["version_table"])
-with context.begin_transaction():
-    context.run_migrations()
+run_alembic_env()
