@@ -10,11 +10,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from services.catalog.builtin import BUILTIN_SPEAKERS, SHARED_USER
 from services.catalog.settings import LANGUAGES
 from services.catalog.tables import CollectionLangRow, CollectionRow, SpeakerRow
-from services.common.errors import ApiError, InvalidInput
-
-
-class NotFound(ApiError):
-    status_code, code = 404, "not_found"
+from services.common.errors import ApiError, InvalidInput, NotFound
 
 
 class Forbidden(ApiError):

@@ -31,6 +31,10 @@ class InvalidInput(ApiError):
     status_code, code = 422, "invalid_input"
 
 
+class NotFound(ApiError):
+    status_code, code = 404, "not_found"
+
+
 class PayloadTooLarge(ApiError):
     status_code, code = 413, "payload_too_large"
 

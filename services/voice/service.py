@@ -14,7 +14,7 @@ from fastapi import UploadFile
 
 from services.common.audio import decode_audio
 from services.common.db import async_database_url, create_engine, migrate, session_factory
-from services.common.errors import ApiError, InvalidInput
+from services.common.errors import ApiError, InvalidInput, NotFound
 from services.common.models import LoadedModel, NotConfigured
 from services.common.workers import InferencePool
 from services.voice.antispoof.quality import QualityLimits, quality_issues
@@ -34,10 +34,6 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIN_ANTISPOOF_S = 0.3  # shorter input gets 422: no model can judge it
 PRUNE_INTERVAL_S = 3600
-
-
-class NotFound(ApiError):
-    status_code, code = 404, "not_found"
 
 
 @dataclass

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
+from services.common.errors import NotFound
 from services.voice.dependencies import VoiceDep
 from services.voice.schemas import (
     RegisterResponse,
@@ -12,7 +13,7 @@ from services.voice.schemas import (
     VerifyResponse,
     VerifyWithReferenceResponse,
 )
-from services.voice.service import NotFound, display_name
+from services.voice.service import display_name
 from services.voice.voiceprints import VoicePrint, parse_speaker_id
 
 router = APIRouter(prefix="/voice", tags=["verification"])
