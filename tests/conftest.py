@@ -24,8 +24,9 @@ FLEET_PORTS = {
     "asr": 8201,
     "voice": 8203,
     "catalog": 8206,
+    "webrtc": 8205,
 }
-READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8202, 8203, 8204, 8206)] + [
+READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8202, 8203, 8204, 8205, 8206)] + [
     "http://127.0.0.1:8180/ping",
     "http://127.0.0.1:8210/v1/models",  # the local llama.cpp server
 ]
@@ -96,6 +97,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "ALLOWED_URLS": json.dumps([SCRIPTED_LLM_URL, *DEAD_WS_URLS, "ws://127.0.0.1:8124/ws/transcribe/vad"]),
         "FOLLOW_UP_AFTER_S": "1.5",
         "INACTIVITY_TIMEOUT_S": "4",
+        "PEER_MEDIA_TIMEOUT_S": "3",  # a browser that vanishes is noticed after 3 s
     }
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

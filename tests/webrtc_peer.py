@@ -74,6 +74,7 @@ class CallerPeer:
         self.connected = asyncio.Event()
         self.voice_frames = 0
         self.first_voice_at: float | None = None  # monotonic time of the first voiced frame since `listen()`
+        self.voice_heard = asyncio.Event()  # set by the first voiced frame since `listen()`
         self.trickle = trickle  # send candidates over /ice instead of in the offer
         self.pc_id: str | None = None
         self._reader: asyncio.Task | None = None
@@ -100,11 +101,13 @@ class CallerPeer:
                 self.voice_frames += 1
                 if self.first_voice_at is None:
                     self.first_voice_at = time.monotonic()
+                    self.voice_heard.set()
 
     def listen(self) -> None:
         """Start measuring the agent's voice afresh."""
         self.voice_frames = 0
         self.first_voice_at = None
+        self.voice_heard.clear()
 
     def offer_sdp(self) -> str:
         sdp = self.pc.localDescription.sdp

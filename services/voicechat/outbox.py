@@ -47,6 +47,10 @@ class Outbox:
         self._audio_sent_s = 0.0
         self._audio_start = 0.0
 
+    def playing(self, now: float) -> bool:
+        """Whether agent output is still queued here or still playing on the client."""
+        return bool(self._agent) or now < self._audio_start + self._audio_sent_s
+
     async def run(self) -> None:
         stopping = False
         while True:

@@ -138,16 +138,21 @@ class Session:
             await self.send(error("asr", str(exc)))
 
     async def _idle_watch(self) -> None:
-        """Follow up after silence; end the session after the inactivity limit."""
+        """Follow up after silence; end the session after the inactivity limit. Silence starts when
+        the user last spoke or typed, or when the agent's voice stopped playing, whichever is later."""
         while True:
             await asyncio.sleep(IDLE_TICK_S)
+            now = time.monotonic()
             if self.turn_task is not None and not self.turn_task.done():
                 continue
-            now = time.monotonic()
-            if now - self.last_activity >= self.settings.inactivity_timeout_s:
+            if self.outbox.playing(now):
+                if self.agent_done_at is not None:
+                    self.agent_done_at = now
+                continue
+            quiet_since = max(self.last_activity, self.agent_done_at or 0.0)
+            if now - quiet_since >= self.settings.inactivity_timeout_s:
                 await self.send(event("disconnect", reason="timeout"))
                 return
-            quiet_since = max(self.last_activity, self.agent_done_at or 0.0)
             if (
                 self.agent_done_at is not None
                 and self.follow_ups < self.settings.max_follow_ups

@@ -29,10 +29,14 @@ class VoicechatSettings(ServiceSettings):
     )
     history_max_messages: int = Field(20, ge=2, description="User and assistant messages kept in the prompt.")
     agent_silence_ms: int = Field(500, ge=100, le=5000, description="End-of-turn silence asked of the ASR.")
-    follow_up_after_s: float = Field(8.0, gt=0, description="Silence after the agent's reply before it follows up.")
+    follow_up_after_s: float = Field(
+        8.0, gt=0, description="Silence after the agent's reply has played out before it follows up."
+    )
     max_follow_ups: int = Field(1, ge=0, description="Follow-ups in a row while the user stays silent.")
     inactivity_timeout_s: float = Field(
-        60.0, gt=0, description="Silence after which the session ends with `disconnect` (reason timeout)."
+        60.0,
+        gt=0,
+        description="Silence (neither the user nor the agent) after which the session ends with `disconnect`.",
     )
     audio_lead_s: float = Field(
         1.0, ge=0.2, description="Agent audio is sent at most this far ahead of real time (the client's buffer)."

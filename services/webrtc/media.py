@@ -43,6 +43,8 @@ class AgentAudioTrack(MediaStreamTrack):
         self._resampler = self._new_resampler()
         self._start: float | None = None
         self._pts = 0
+        self.played_out = asyncio.Event()  # set while nothing is waiting to be played
+        self.played_out.set()
 
     @staticmethod
     def _new_resampler() -> av.AudioResampler:
@@ -57,11 +59,13 @@ class AgentAudioTrack(MediaStreamTrack):
         frame.sample_rate = AGENT_RATE
         for out in self._resampler.resample(frame):
             self._pending += out.to_ndarray().tobytes()
+        self.played_out.clear()
 
     def stop_speaking(self) -> None:
         """Barge-in: drop what has not been played yet."""
         self._pending.clear()
         self._resampler = self._new_resampler()
+        self.played_out.set()
 
     @property
     def buffered_s(self) -> float:
@@ -80,6 +84,8 @@ class AgentAudioTrack(MediaStreamTrack):
         if self._pending:
             chunk = bytes(self._pending[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
             del self._pending[:FRAME_BYTES]
+            if not self._pending:
+                self.played_out.set()
         else:
             chunk = bytes(FRAME_BYTES)
         frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)

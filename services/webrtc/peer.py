@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 CHANNEL_LABEL = "chat"
 MAX_TEXT_CHARS = 4000
 DRAIN_TIMEOUT_S = 1.0
+PLAY_OUT_TIMEOUT_S = 5.0
 # Orchestrator events passed on to the data channel as they are, besides the two the reference names.
 FORWARDED_EVENTS = {"interrupted", "agent_end", "error", "disconnect"}
 
@@ -159,6 +160,9 @@ class Peer:
                     self.agent_track.play(item)
                 else:
                     self._on_orchestrator_event(item)
+            # The agent's last words (a goodbye, a follow-up) are still being played: let them finish.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.agent_track.played_out.wait(), PLAY_OUT_TIMEOUT_S)
         except OrchestratorUnavailable as exc:
             self.send_event({"type": "error", "source": "server", "message": str(exc)})
             reason = str(exc)

@@ -1,7 +1,7 @@
 """Peers of this replica by pc_id, and — with Redis — which replica owns each pc_id.
 
 A peer leaves the registry when its connection fails or closes, when it has not connected within
-`connect_timeout_s`, when its media stops for `media_timeout_s`, and at shutdown. Past `max_peers` new
+`peer_connect_timeout_s`, when its media stops for `peer_media_timeout_s`, and at shutdown. Past `max_peers` new
 offers get 503.
 """
 
@@ -125,8 +125,8 @@ class PeerRegistry:
                     logger.warning("could not refresh the peer directory: %s", exc)
 
     def _expired(self, peer: Peer, now: float) -> str | None:
-        if peer.connected_at is None and now - peer.created > self.settings.connect_timeout_s:
-            return f"not connected within {self.settings.connect_timeout_s:g} s"
-        if peer.has_mic and now - peer.last_inbound > self.settings.media_timeout_s:
-            return f"no media for {self.settings.media_timeout_s:g} s"
+        if peer.connected_at is None and now - peer.created > self.settings.peer_connect_timeout_s:
+            return f"not connected within {self.settings.peer_connect_timeout_s:g} s"
+        if peer.has_mic and now - peer.last_inbound > self.settings.peer_media_timeout_s:
+            return f"no media for {self.settings.peer_media_timeout_s:g} s"
         return None

@@ -31,10 +31,10 @@ class WebrtcSettings(ServiceSettings):
         None, description="Redis for the pc_id → replica directory; unset: one replica, no directory."
     )
     max_peers: int = Field(20, ge=1, description="Peers one replica serves at once; /offer answers 503 past it.")
-    connect_timeout_s: float = Field(
+    peer_connect_timeout_s: float = Field(
         20.0, gt=0, description="A peer that has not connected this long after its offer is closed."
     )
-    media_timeout_s: float = Field(
+    peer_media_timeout_s: float = Field(
         10.0,
         gt=0,
         description="A peer whose microphone stops sending (and that sends nothing on the data channel) for "
