@@ -11,7 +11,7 @@ import httpx
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-SERVICE_PORTS = (8201, 8202, 8203, 8206)  # asr, tts, voice, catalog
+SERVICE_PORTS = (8201, 8202, 8203, 8204, 8205, 8206)  # asr, tts, voice, voicechat, webrtc, catalog
 
 
 @contextmanager

@@ -32,6 +32,7 @@ READY_URLS = [f"http://127.0.0.1:{port}/readyz" for port in (8201, 8202, 8203, 8
 ]
 SCRIPTED_LLM_URL = "http://127.0.0.1:8299/v1"
 DEAD_WS_URLS = ["ws://127.0.0.1:8297/", "ws://127.0.0.1:8298/"]  # allowed, but nothing listens there
+FORGETFUL_ASR_URL = "ws://127.0.0.1:8296/"  # allowed; a test's own ASR that closes idle streams
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
 
@@ -94,7 +95,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         **os.environ,
         "DATA_DIR": str(tmp_path_factory.mktemp("fleet-data")),
         # The scripted OpenAI-compatible LLM of the voice-chat tests (tests/scripted_llm.py).
-        "ALLOWED_URLS": json.dumps([SCRIPTED_LLM_URL, *DEAD_WS_URLS, "ws://127.0.0.1:8124/ws/transcribe/vad"]),
+        "ALLOWED_URLS": json.dumps(
+            [SCRIPTED_LLM_URL, *DEAD_WS_URLS, FORGETFUL_ASR_URL, "ws://127.0.0.1:8124/ws/transcribe/vad"]
+        ),
         "FOLLOW_UP_AFTER_S": "1.5",
         "INACTIVITY_TIMEOUT_S": "4",
         "PEER_MEDIA_TIMEOUT_S": "3",  # a browser that vanishes is noticed after 3 s

@@ -15,7 +15,7 @@ import soxr
 import websockets
 
 from tests.audio_files import read_mono
-from tests.conftest import DATA, DEAD_WS_URLS, SCRIPTED_LLM_URL
+from tests.conftest import DATA, DEAD_WS_URLS, FORGETFUL_ASR_URL, SCRIPTED_LLM_URL
 from tests.scripted_llm import ScriptedLlm, scripted_llm_server
 
 pytestmark = pytest.mark.fleet
@@ -219,6 +219,37 @@ async def test_bridge_port_uses_an_external_asr(llm: ScriptedLlm) -> None:
     received = await until(ws, "agent_end", within_s=60)
     assert "transcript" in events(received) and "audio" in events(received)
     await ws.close()
+
+
+async def test_an_asr_stream_closed_while_the_user_types_is_reopened_by_speech(llm: ScriptedLlm) -> None:
+    """An ASR closes streams that send nothing for a while (ours after STREAM_IDLE_TIMEOUT_S). This one,
+    an external ASR the test brings, closes after 1 s and answers each audio message with a final."""
+    streams = 0
+
+    async def forgetful_asr(stream: websockets.ServerConnection) -> None:
+        nonlocal streams
+        streams += 1
+        while True:
+            try:
+                await asyncio.wait_for(stream.recv(), 1.0)
+            except TimeoutError:
+                await stream.close(1001, "idle timeout")
+                return
+            except websockets.ConnectionClosed:
+                return
+            await stream.send(json.dumps({"type": "transcript", "text": f"stream {streams}", "is_final": True}))
+
+    port = int(FORGETFUL_ASR_URL.rsplit(":", 1)[1].strip("/"))
+    async with websockets.serve(forgetful_asr, "127.0.0.1", port):
+        ws = await start(asr_ws_url=FORGETFUL_ASR_URL)
+        await ws.send(json.dumps({"type": "text_input", "text": "typing only"}))
+        await until(ws, "agent_end")
+        await asyncio.sleep(1.5)  # the ASR has closed the idle stream by now
+        await ws.send(audio_event(bytes(CHUNK * 2)))
+        received = await until(ws, "agent_end", within_s=30)
+        assert agent_text(received) == "You said: stream 2. Thanks."
+        assert "error" not in events(received)  # an orderly close is no error
+        await ws.close()
 
 
 async def test_default_llm_is_the_local_llama_cpp_server(fleet: str) -> None:

@@ -1,11 +1,15 @@
 """The ASR stream: audio_event messages go to /ws/transcribe/vad (or the client's asr_ws_url) as
 they are; transcript events come back."""
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode, urlsplit
 
 import websockets
+
+RECONNECT_BACKOFF_S = 2.0
 
 
 class AsrError(RuntimeError):
@@ -13,43 +17,57 @@ class AsrError(RuntimeError):
 
 
 class AsrClient:
+    """One ASR stream per session. The ASR closes a stream that has been idle (a user who only types);
+    the next audio then opens a new one, so the session never goes deaf."""
+
     def __init__(self, url: str, silence_ms: int, language: str) -> None:
         query = urlencode({"silence_ms": silence_ms, "language": language})
         self.url = f"{url}{'&' if urlsplit(url).query else '?'}{query}"
         self._ws: websockets.ClientConnection | None = None
+        self._open = asyncio.Event()  # set while a stream is open
+        self._retry_at = 0.0  # after a failed connect, audio is dropped until then
 
     async def connect(self) -> None:
         try:
             self._ws = await websockets.connect(self.url, open_timeout=5)
         except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+            self._retry_at = time.monotonic() + RECONNECT_BACKOFF_S
             raise AsrError(f"ASR is unreachable: {exc}") from exc
-
-    @property
-    def connected(self) -> bool:
-        return self._ws is not None
+        self._open.set()
 
     async def send(self, raw_audio_event: str) -> None:
         if self._ws is None:
-            raise AsrError("ASR is not connected")
+            if time.monotonic() < self._retry_at:
+                raise AsrError("ASR is unreachable; retrying shortly")
+            await self.connect()
         try:
             await self._ws.send(raw_audio_event)
         except websockets.WebSocketException as exc:
-            self._ws = None
+            self._lost()
             raise AsrError(f"ASR connection lost: {exc}") from exc
 
     async def events(self) -> AsyncIterator[dict]:
-        if self._ws is None:
-            return
-        try:
-            async for message in self._ws:
-                if isinstance(message, str):
-                    yield json.loads(message)
-        except websockets.WebSocketException as exc:
-            raise AsrError(f"ASR connection lost: {exc}") from exc
-        finally:
-            self._ws = None
+        """The ASR's events for the whole session, across reconnections; a stream that breaks off
+        (rather than closing normally) is reported as an error event."""
+        while True:
+            await self._open.wait()
+            ws = self._ws
+            try:
+                async for message in ws:
+                    if isinstance(message, str):
+                        yield json.loads(message)
+            except websockets.WebSocketException as exc:
+                yield {"type": "error", "message": f"ASR connection lost ({exc}); reconnecting on the next audio"}
+            finally:
+                if self._ws is ws:
+                    self._lost()
+
+    def _lost(self) -> None:
+        self._ws = None
+        self._open.clear()
 
     async def close(self) -> None:
         ws, self._ws = self._ws, None
+        self._open.clear()
         if ws is not None:
             await ws.close()

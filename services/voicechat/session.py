@@ -41,7 +41,7 @@ class Session:
         config: Config,
         llm: Llm,
         tts: TtsClient,
-        asr: AsrClient | None,
+        asr: AsrClient,
     ) -> None:
         self.ws = ws
         self.settings = settings
@@ -63,8 +63,7 @@ class Session:
     async def run(self) -> None:
         tasks = [asyncio.create_task(self.outbox.run()), asyncio.create_task(self._idle_watch())]
         receiver = asyncio.create_task(self._receive_loop())
-        if self.asr is not None:
-            tasks.append(asyncio.create_task(self._asr_loop()))
+        tasks.append(asyncio.create_task(self._asr_loop()))
         try:
             await asyncio.wait([receiver, tasks[1]], return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -77,8 +76,7 @@ class Session:
                 task.cancel()
             await asyncio.gather(receiver, *tasks, return_exceptions=True)
             await self.tts.reset()
-            if self.asr is not None:
-                await self.asr.close()
+            await self.asr.close()
 
     async def send(self, item: dict) -> None:
         """An event outside the agent's reply (transcripts, errors, interrupted, disconnect)."""
@@ -110,32 +108,29 @@ class Session:
         if self.speaking and self.bargein.feed(audio.pcm):
             self._user_active()
             await self._cancel_turn(interrupted=True)
-        if self.asr is None:
-            return
         try:
             await self.asr.send(audio.raw)
         except AsrError as exc:
-            if not self.asr_error_sent:
+            if not self.asr_error_sent:  # once per outage, not once per audio message
                 self.asr_error_sent = True
                 await self.send(error("asr", str(exc)))
+        else:
+            self.asr_error_sent = False
 
     async def _asr_loop(self) -> None:
-        try:
-            async for message in self.asr.events():
-                if message.get("type") == "error":
-                    await self.send(error("asr", str(message.get("message", "ASR error"))))
-                    continue
-                if message.get("type") != "transcript":
-                    if message.get("type") == "ssap":
-                        await self.send(message)
-                    continue
-                await self.send(message)
-                if message.get("text"):
-                    self._user_active()
-                if message.get("is_final") and str(message.get("text", "")).strip():
-                    await self._start_turn(message["text"].strip())
-        except AsrError as exc:
-            await self.send(error("asr", str(exc)))
+        async for message in self.asr.events():
+            if message.get("type") == "error":
+                await self.send(error("asr", str(message.get("message", "ASR error"))))
+                continue
+            if message.get("type") != "transcript":
+                if message.get("type") == "ssap":
+                    await self.send(message)
+                continue
+            await self.send(message)
+            if message.get("text"):
+                self._user_active()
+            if message.get("is_final") and str(message.get("text", "")).strip():
+                await self._start_turn(message["text"].strip())
 
     async def _idle_watch(self) -> None:
         """Follow up after silence; end the session after the inactivity limit. Silence starts when

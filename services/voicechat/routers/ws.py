@@ -63,9 +63,8 @@ async def voice_chat(ws: WebSocket) -> None:
     await ws.send_json(event("ready"))
     try:
         await asr.connect()
-    except AsrError as exc:
+    except AsrError as exc:  # audio tries again (AsrClient.send); typing works meanwhile
         await ws.send_json(error("asr", f"{exc}; text_input still works"))
-        asr = None
     session = Session(ws, settings, config, llm, TtsClient(tts_url), asr)
     try:
         await session.run()
