@@ -135,6 +135,42 @@ async def test_bad_signalling_is_refused_and_leaves_nothing_behind(gateway_clien
     assert (await client.post("/ice", json={"pc_id": pc_id, "candidate": None})).status_code == 404
 
 
+async def test_reference_audio_must_be_the_speakers_own_recording(gateway_client: httpx.AsyncClient) -> None:
+    text = reference_text(manifest()["asr/sb_spk2_snt1.wav"])
+    form = {"name": "Cloned", "language": "en", "user_id": "webrtc-test", "reference_text": text}
+    recording = ("mine.wav", (DATA / "asr/sb_spk2_snt1.wav").read_bytes())
+    created = await gateway_client.post(
+        "http://127.0.0.1:8005/api/speakers", data=form, files={"reference_audio": recording}
+    )
+    assert created.status_code == 200, created.text
+    speaker = created.json()
+    caller = CallerPeer()
+    await caller.pc.setLocalDescription(await caller.pc.createOffer())
+    offer = {"sdp": caller.pc.localDescription.sdp, "type": "offer", "speaker_id": speaker["id"]}
+    refused = {
+        "another file": {**offer, "reference_audio": "mine.wav", "reference_text": text},
+        "another transcript": {**offer, "reference_audio": speaker["reference_audio"], "reference_text": "no"},
+    }
+    for name, body in refused.items():
+        response = await gateway_client.post("/offer", json=body)
+        assert response.status_code == 422, (name, response.text)
+    await caller.close()
+    caller = CallerPeer()
+    answer = await caller.call(
+        gateway_client,
+        **{k: v for k, v in offer.items() if k not in ("sdp", "type")},
+        reference_audio=speaker["reference_audio"],
+        reference_text=f" {text} ",
+    )
+    assert answer["type"] == "answer"
+    await connected(caller)
+    await caller.close()
+    await until_peers(FLEET_WEBRTC, 0, within_s=5)
+    await gateway_client.delete(
+        f"http://127.0.0.1:8005/api/speakers/{speaker['id']}", params={"user_id": "webrtc-test"}
+    )
+
+
 async def test_ice_servers_come_from_configuration(gateway_client: httpx.AsyncClient) -> None:
     config = (await gateway_client.get("/ice-servers")).json()
     assert config == {"iceServers": [], "bundlePolicy": "max-bundle", "rtcpMuxPolicy": "require"}
