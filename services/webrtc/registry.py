@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 
 import redis.asyncio as redis
 from prometheus_client import Gauge
@@ -66,7 +67,7 @@ class PeerRegistry:
         return self._peers.get(pc_id)
 
     @contextlib.contextmanager
-    def slot(self):
+    def slot(self) -> Iterator[None]:
         """Hold a place for an offer being answered; 503 when the replica is full."""
         if len(self._peers) + self._reserved >= self.settings.max_peers:
             raise ServiceBusy(f"this server holds its maximum of {self.settings.max_peers} peers; try again later", 5)

@@ -68,7 +68,7 @@ async def ice(body: IceRequest, request: Request) -> JSONResponse:
     registry: PeerRegistry = request.app.state.registry
     peer = registry.get(body.pc_id)
     if peer is None:
-        return await _forward(request, "/ice", body)
+        return await _forward_to_owner(request, body)
     candidate = ice_candidate(body.candidate) if body.candidate is not None else None
     if candidate is not None:
         peer.check_candidate_target(candidate)
@@ -76,7 +76,7 @@ async def ice(body: IceRequest, request: Request) -> JSONResponse:
     return JSONResponse({"pc_id": body.pc_id, "status": "ok"})
 
 
-async def _forward(request: Request, path: str, body: IceRequest) -> JSONResponse:
+async def _forward_to_owner(request: Request, body: IceRequest) -> JSONResponse:
     registry: PeerRegistry = request.app.state.registry
     directory = registry.directory
     unknown = NotFound(f"unknown pc_id {body.pc_id}")
@@ -91,7 +91,7 @@ async def _forward(request: Request, path: str, body: IceRequest) -> JSONRespons
     http: httpx.AsyncClient = request.app.state.http
     try:
         response = await http.post(
-            f"{owner}{path}", json=body.model_dump(), headers={FORWARDED_HEADER: directory.replica_url}
+            f"{owner}/ice", json=body.model_dump(), headers={FORWARDED_HEADER: directory.replica_url}
         )
     except httpx.HTTPError as exc:
         logger.warning("replica %s holding %s is unreachable: %s", owner, body.pc_id, exc)
