@@ -14,7 +14,6 @@ The data channel round trip is text sent → first `agent_text` back (the script
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import statistics
@@ -31,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.fleet import running_fleet
+from bench.voicechat_latency import play
 from tests.audio_files import read_mono
 from tests.scripted_llm import scripted_llm_server
 from tests.webrtc_peer import VOICE_RMS, CallerPeer
@@ -40,7 +40,6 @@ DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "dat
 CLIPS = [f"asr/sb_spk{s}_snt{n}.wav" for s in (1, 2) for n in (1, 2, 3)]
 LLM_URL = "http://127.0.0.1:8299/v1"
 CHAT = "ws://127.0.0.1:8124/ws/voice-chat"
-WS_CHUNK = 1600  # 100 ms of 16 kHz mic audio per message, as bench/voicechat_latency.py
 AGENT_WINDOW = 480  # 20 ms at 24 kHz
 
 
@@ -63,13 +62,11 @@ def first_loud_offset_s(pcm: bytes) -> float | None:
 
 # -- WebRTC ------------------------------------------------------------------------------------
 async def webrtc_session(client: httpx.AsyncClient, speeches: list[np.ndarray], turns: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"connect": [], "round_trip": [], "heard": []}
+    out: dict[str, list[float]] = {"round_trip": [], "heard": []}
     caller = CallerPeer()
-    started = time.perf_counter()
     await caller.call(client, language="en")
     await within(caller.connected.wait())
     await within(caller.channel_open.wait())
-    out["connect"].append(time.perf_counter() - started)
     for i in range(turns):
         sent = time.perf_counter()
         caller.channel.send(f"Hello number {i}")
@@ -106,10 +103,6 @@ async def webrtc_connects(client: httpx.AsyncClient, count: int) -> list[float]:
 
 
 # -- the same over WS /ws/voice-chat -----------------------------------------------------------
-def audio_event(pcm: bytes) -> str:
-    return json.dumps({"audio_event": {"audio_base_64": base64.b64encode(pcm).decode()}})
-
-
 async def ws_reply(ws: websockets.ClientConnection) -> tuple[float | None, float | None, bytes]:
     """(time of the first agent_text, time of the first audio chunk, the reply's audio) until agent_end."""
     first_text = first_audio = None
@@ -144,18 +137,11 @@ async def ws_session(speeches: list[np.ndarray], turns: int) -> dict[str, list[f
             await asyncio.sleep(3)
         for i in range(turns):
             pcm = (np.clip(speeches[i % len(speeches)], -1, 1) * 32767).astype("<i2").tobytes()
+            replied = asyncio.Event()  # until then the microphone goes on with silence
             reply = asyncio.create_task(ws_reply(ws))
-            clock = time.perf_counter()
-            for start in range(0, len(pcm), WS_CHUNK * 2):
-                await ws.send(audio_event(pcm[start : start + WS_CHUNK * 2]))
-                clock += 0.1
-                await asyncio.sleep(max(0.0, clock - time.perf_counter()))
-            speech_end = time.perf_counter()
-            while not reply.done():  # the microphone goes on with silence
-                await ws.send(audio_event(bytes(WS_CHUNK * 2)))
-                clock += 0.1
-                await asyncio.sleep(max(0.0, clock - time.perf_counter()))
-            _, first_audio, audio = reply.result()
+            reply.add_done_callback(lambda _, done=replied: done.set())
+            speech_end = await play(ws, pcm, replied)
+            _, first_audio, audio = await reply
             print(f"ws turn {i}: {first_audio - speech_end:.3f} s to the first audio", flush=True)
             out["heard"].append(first_audio + first_loud_offset_s(audio) - speech_end)
             await asyncio.sleep(3)

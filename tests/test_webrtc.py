@@ -3,13 +3,11 @@
 orchestrator whose LLM is the scripted OpenAI-protocol server (for barge-in on a long reply)."""
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
-import jiwer
 import pytest
 import redis
 
@@ -17,12 +15,11 @@ from tests.audio_files import read_mono
 from tests.conftest import DATA, SCRIPTED_LLM_URL, manifest
 from tests.processes import service_process
 from tests.scripted_llm import ScriptedLlm, scripted_llm_server
-from tests.text import normalize, reference_text
-from tests.webrtc_peer import CallerPeer
+from tests.text import reference_text
+from tests.webrtc_peer import FLEET_WEBRTC, CallerPeer, assert_heard, peers, until_peers
 
 pytestmark = pytest.mark.fleet
 
-FLEET_WEBRTC = "http://127.0.0.1:8205"
 VOICECHAT_PORT = 8281
 REPLICA_PORTS = (8282, 8283)
 REDIS_URL = "redis://127.0.0.1:6379/7"
@@ -32,24 +29,6 @@ CLIP = "asr/sb_spk1_snt1.wav"
 
 def speech(relative: str = CLIP):
     return read_mono((DATA / relative).read_bytes())
-
-
-def peers(base_url: str) -> int:
-    return httpx.get(f"{base_url}/readyz", timeout=5).json()["peers"]
-
-
-async def until_peers(base_url: str, count: int, within_s: float) -> float:
-    """Seconds until `base_url` holds `count` peers."""
-    started = time.monotonic()
-    while peers(base_url) != count:
-        assert time.monotonic() - started < within_s, f"{base_url} still holds {peers(base_url)} peers"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
-
-
-def assert_heard(transcription: dict, clip: str) -> None:
-    expected = normalize(reference_text(manifest()[clip]))
-    assert jiwer.wer(expected, normalize(transcription["text"])) <= 0.2, transcription
 
 
 async def connected(caller: CallerPeer) -> None:

@@ -16,7 +16,7 @@ from playwright.async_api import BrowserContext, Page, async_playwright
 
 from tests.audio_files import read_mono
 from tests.conftest import DATA
-from tests.test_webrtc import FLEET_WEBRTC, assert_heard, peers, until_peers
+from tests.webrtc_peer import FLEET_WEBRTC, assert_heard, peers, until_peers
 
 pytestmark = pytest.mark.fleet
 

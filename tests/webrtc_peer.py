@@ -1,6 +1,6 @@
 """A real aiortc client peer for the WebRTC tests and benchmark: a microphone track that says what it is
 given (48 kHz, paced like a real mic, silence in between), the "chat" data channel, and a reader of the
-agent's track that notes when sound arrives."""
+agent's track that notes when sound arrives. Also the checks the WebRTC tests share."""
 
 import asyncio
 import fractions
@@ -9,10 +9,15 @@ import time
 
 import av
 import httpx
+import jiwer
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from tests.conftest import manifest
+from tests.text import normalize, reference_text
+
+FLEET_WEBRTC = "http://127.0.0.1:8205"  # the fleet's webrtc service, past the gateway
 RATE = 48_000
 FRAME = 960  # 20 ms
 VOICE_RMS = 300  # int16 RMS above which an incoming frame counts as the agent's voice
@@ -164,3 +169,21 @@ class CallerPeer:
         await self.pc.close()
         if self._reader is not None:
             self._reader.cancel()
+
+
+def peers(base_url: str) -> int:
+    return httpx.get(f"{base_url}/readyz", timeout=5).json()["peers"]
+
+
+async def until_peers(base_url: str, count: int, within_s: float) -> float:
+    """Seconds until `base_url` holds `count` peers."""
+    started = time.monotonic()
+    while peers(base_url) != count:
+        assert time.monotonic() - started < within_s, f"{base_url} still holds {peers(base_url)} peers"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+def assert_heard(transcription: dict, clip: str) -> None:
+    expected = normalize(reference_text(manifest()[clip]))
+    assert jiwer.wer(expected, normalize(transcription["text"])) <= 0.2, transcription
