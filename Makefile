@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -e ".[all]"
 	# Kokoro's Japanese readings; their declared dependencies would pull dictionaries it does not use.
 	$(BIN)/pip install --no-deps pyopenjtalk-plus sudachipy
+	# voice2gender (SSAP gender) declares xgboost>=3.4.1, which needs Python 3.12; its model loads on xgboost 3.x.
+	$(BIN)/pip install --no-deps voice2gender==0.1.1
+	$(BIN)/pip install "xgboost-cpu>=3,<4"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -13,21 +13,12 @@ import pytest
 import websockets
 
 from tests.conftest import DATA
-from tests.text import normalize
+from tests.text import SENTENCES, normalize
 
 pytestmark = pytest.mark.fleet
 
 TTS_WS = "ws://127.0.0.1:8005/ws/tts"
 SPEECH = "http://127.0.0.1:8005"
-SENTENCES = {
-    "en": "The quick brown fox jumps over the lazy dog. Then it runs back home.",
-    "ja": "今日はとても良い天気です。公園を散歩しましょう。",
-    "vi": "Xin chào, hôm nay trời đẹp quá.",
-    "fr": "Bonjour, il fait très beau aujourd'hui.",
-    "ko": "안녕하세요, 오늘 날씨가 정말 좋네요.",
-    "zh": "你好，今天天气很好。",
-    "ru": "Здравствуйте, сегодня прекрасная погода.",
-}
 
 
 async def synthesize(ws: websockets.ClientConnection, request: dict) -> tuple[bytes, dict]:

@@ -14,6 +14,17 @@ ENGLISH_CLIPS = [
     "asr/sb_spk2_snt3.wav",
 ]
 
+# One sentence per TTS language.
+SENTENCES = {
+    "en": "The quick brown fox jumps over the lazy dog. Then it runs back home.",
+    "ja": "今日はとても良い天気です。公園を散歩しましょう。",
+    "vi": "Xin chào, hôm nay trời đẹp quá.",
+    "fr": "Bonjour, il fait très beau aujourd'hui.",
+    "ko": "안녕하세요, 오늘 날씨가 정말 좋네요.",
+    "zh": "你好，今天天气很好。",
+    "ru": "Здравствуйте, сегодня прекрасная погода.",
+}
+
 _NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five"}
 
 

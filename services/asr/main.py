@@ -22,6 +22,7 @@ def build_app() -> FastAPI:
         asr.stream_scheduler.start()
         yield
         await asr.stream_scheduler.stop()
+        await asr.voice_profiles.close()
         asr.pool.shutdown()
 
     return create_app(

@@ -16,6 +16,7 @@ from services.asr.diarization.loader import load_diarizer
 from services.asr.models import load_asr_model, pick_device
 from services.asr.settings import AsrSettings
 from services.asr.streaming.scheduler import DecodeScheduler
+from services.asr.streaming.ssap import VoiceProfiles
 from services.asr.transcriber import Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
 from services.common.errors import InvalidInput
@@ -49,6 +50,7 @@ class AsrService:
         self._lock = threading.Lock()
         self.stream_scheduler = DecodeScheduler(self._decode_turn, settings.asr_stream_workers)
         self.streams = 0  # open /ws/transcribe/vad connections
+        self.voice_profiles = VoiceProfiles(settings.voice_url, settings.ssap_timeout_s)
 
     def _decode_turn(self, audio: np.ndarray, language: str | None) -> UtteranceText:
         return self.transcriber().transcribe_utterance(audio, language)

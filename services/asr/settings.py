@@ -63,6 +63,16 @@ class AsrSettings(ServiceSettings):
         "Whisper's 30 s window (several times faster on CPU; loops fall back to the full window). "
         "0 always uses the full window.",
     )
+    voice_url: str = Field(
+        "http://127.0.0.1:8203", description="Voice service, whose /voice/profile gives streams their `ssap` events."
+    )
+    ssap_turn_voiced_s: float = Field(
+        2.0, ge=0.5, description="With ssap on, a turn is profiled once it has this much voiced audio..."
+    )
+    ssap_min_voiced_s: float = Field(
+        1.0, ge=0.5, description="...or when it ends, if it has at least this much (shorter turns get no profile)."
+    )
+    ssap_timeout_s: float = Field(10.0, gt=0, description="Longest wait for one profile from the voice service.")
     diarization_model: str = Field(
         "embedded:resemblyzer",
         description="`embedded:resemblyzer` (offline, CPU), or a pyannote.audio pipeline: a local "

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_app
 from services.voice.dependencies import get_settings
-from services.voice.routers import antispoof, speakers
+from services.voice.routers import antispoof, profile, speakers
 from services.voice.service import VoiceService
 
 
@@ -25,10 +25,10 @@ def build_app() -> FastAPI:
     return create_app(
         service="voice",
         settings=settings,
-        routers=[speakers.router, antispoof.router],
+        routers=[speakers.router, antispoof.router, profile.router],
         readiness=voice.status,
         lifespan=lifespan,
-        description="Speaker verification (embeddings + AS-Norm) and anti-spoofing (AASIST on onnxruntime).",
+        description="Speaker verification (embeddings + AS-Norm), anti-spoofing (AASIST) and voice profiling (SSAP).",
     )
 
 

@@ -23,6 +23,7 @@ from services.voice.audio_store import SPEAKERS, VERIFICATIONS, AudioStore
 from services.voice.cohort import load_cohort
 from services.voice.embedding.base import SpeakerEncoder
 from services.voice.embedding.loader import load_encoder, pick_device
+from services.voice.profile.profiler import Profile, VoiceProfiler
 from services.voice.schemas import SpoofMode, SpoofResult, VerifyResult
 from services.voice.scoring import AsNorm
 from services.voice.settings import VoiceSettings
@@ -70,6 +71,7 @@ class VoiceService:
         self.quality = QualityLimits(
             settings.antispoof_min_duration_s, settings.antispoof_min_speech_s, settings.antispoof_max_clipped
         )
+        self.profiler = VoiceProfiler(settings)
         self._pruner: asyncio.Task | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -90,6 +92,7 @@ class VoiceService:
     def _load_models(self) -> None:
         self.verifier.load(self._load_verifier)
         self.antispoof.load(self._load_antispoof)
+        self.profiler.load()
 
     def _load_verifier(self) -> Verifier:
         encoder = load_encoder(self.settings)
@@ -111,9 +114,13 @@ class VoiceService:
             await asyncio.sleep(PRUNE_INTERVAL_S)
 
     def status(self) -> tuple[bool, dict[str, object]]:
-        """Ready once the speaker model is loaded and the anti-spoof model has loaded or failed."""
-        ready = self.verifier.value is not None and self.antispoof.settled
-        details: dict[str, object] = {**self.verifier.status(), "antispoof": self.antispoof.status()}
+        """Ready once the speaker model is loaded and the other models have loaded or failed."""
+        ready = self.verifier.value is not None and self.antispoof.settled and self.profiler.settled
+        details: dict[str, object] = {
+            **self.verifier.status(),
+            "antispoof": self.antispoof.status(),
+            "profile": self.profiler.status(),
+        }
         if self.verifier.value is not None:
             details["cohort_size"] = self.verifier.value.asnorm.cohort.shape[0]
         return ready, details
@@ -267,3 +274,16 @@ class VoiceService:
             data = await self._read(upload)
             results.append(await self.pool.run(self._spoof_one, model, display_name(upload), data, threshold))
         return model.model_id, results
+
+    # -- profiling (SSAP) --------------------------------------------------------------------
+    def _profile_one(self, name: str, data: bytes) -> Profile:
+        try:
+            return self.profiler.profile(self._decode(name, data))
+        except ApiError as exc:
+            if not exc.message.startswith(name):
+                exc.message = f"{name}: {exc.message}"
+            raise
+
+    async def profile(self, upload: UploadFile) -> Profile:
+        data = await self._read(upload)
+        return await self.pool.run(self._profile_one, display_name(upload), data)

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from services.common.settings import ServiceSettings
 
@@ -79,6 +79,33 @@ class VoiceSettings(ServiceSettings):
     antispoof_max_clipped: float = Field(
         0.01, ge=0, le=1, description="Quality check: largest share of samples at full scale."
     )
+    ssap_gender_model: str | None = Field(
+        "embedded:voice2gender",
+        description="Gender for /voice/profile: `embedded:voice2gender` (XGBoost on pitch and spectral "
+        "features, ships in its wheel), or an audio classifier like SSAP_AGE_MODEL; empty: no gender.",
+    )
+    ssap_age_model: str | None = Field(
+        None,
+        description="Age classifier: an ONNX file (or a directory with model.onnx and the model's config.json, "
+        "as `optimum-cli export onnx --task audio-classification` writes it), or a Hugging Face "
+        "audio-classification model id or directory (needs the `ssap-hf` extra). Unset: no age property.",
+    )
+    ssap_emotion_model: str | None = Field(None, description="Emotion classifier, given like SSAP_AGE_MODEL.")
+    ssap_gender_labels: str | None = Field(
+        None, description="Comma-separated class labels of an ONNX gender model without a config.json."
+    )
+    ssap_age_labels: str | None = Field(None, description="Labels of an ONNX age model, like SSAP_GENDER_LABELS.")
+    ssap_emotion_labels: str | None = Field(
+        None, description="Labels of an ONNX emotion model, like SSAP_GENDER_LABELS."
+    )
+    ssap_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Device of the SSAP classifiers.")
+    ssap_min_voiced_s: float = Field(
+        1.0, ge=0.5, description="Profiling needs this much voiced audio after VAD (422 otherwise)."
+    )
+    ssap_max_voiced_s: float = Field(
+        20.0, gt=0, description="Only the first this many seconds of voiced audio are profiled."
+    )
+    hf_token: SecretStr | None = Field(None, description="Hugging Face token for private model ids (HF_TOKEN).")
     voice_workers: int = Field(2, ge=1, le=64, description="Inferences that run in parallel.")
     voice_queue_size: int = Field(16, ge=0, description="Requests that may wait; past it the service answers 503.")
     voice_threads: int = Field(1, ge=1, description="Torch / onnxruntime threads per inference on CPU.")

@@ -20,8 +20,11 @@ class AsrClient:
     """One ASR stream per session. The ASR closes a stream that has been idle (a user who only types);
     the next audio then opens a new one, so the session never goes deaf."""
 
-    def __init__(self, url: str, silence_ms: int, language: str) -> None:
-        query = urlencode({"silence_ms": silence_ms, "language": language})
+    def __init__(self, url: str, silence_ms: int, language: str, ssap: bool) -> None:
+        parameters: dict[str, object] = {"silence_ms": silence_ms, "language": language}
+        if ssap:  # only when asked: an external ASR may not know the flag
+            parameters["ssap"] = "true"
+        query = urlencode(parameters)
         self.url = f"{url}{'&' if urlsplit(url).query else '?'}{query}"
         self._ws: websockets.ClientConnection | None = None
         self._open = asyncio.Event()  # set while a stream is open

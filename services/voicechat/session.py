@@ -13,6 +13,7 @@ from services.voicechat.asr_client import AsrClient, AsrError
 from services.voicechat.bargein import BargeInDetector
 from services.voicechat.llm import Llm
 from services.voicechat.outbox import Outbox
+from services.voicechat.profile_prompt import render
 from services.voicechat.protocol import (
     Audio,
     Config,
@@ -58,6 +59,7 @@ class Session:
         self.agent_done_at: float | None = None
         self.follow_ups = 0
         self.asr_error_sent = False
+        self.voice_profile: dict[str, dict[str, float]] | None = None  # the latest ssap event's properties
 
     # -- running --------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -122,9 +124,12 @@ class Session:
             if message.get("type") == "error":
                 await self.send(error("asr", str(message.get("message", "ASR error"))))
                 continue
-            if message.get("type") != "transcript":
-                if message.get("type") == "ssap":
+            if message.get("type") == "ssap":
+                if self.config.ssap and isinstance(message.get("properties"), dict):
+                    self.voice_profile = message["properties"]
                     await self.send(message)
+                continue
+            if message.get("type") != "transcript":
                 continue
             await self.send(message)
             if message.get("text"):
@@ -180,6 +185,8 @@ class Session:
         system = self.settings.system_prompt
         if self.config.user_system_prompt:
             system = f"{system}\n\n{self.config.user_system_prompt}"
+        if self.voice_profile and self.settings.ssap_prompt_template:
+            system = f"{system}\n\n{render(self.settings.ssap_prompt_template, self.voice_profile)}"
         recent = self.history[-self.settings.history_max_messages :]
         return [{"role": "system", "content": system}, *recent, {"role": "user", "content": user_text}]
 

@@ -1,8 +1,9 @@
 """Voice-chat settings (environment variables of the same name, upper-case)."""
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from services.common.settings import ServiceSettings
+from services.voicechat.profile_prompt import check_template
 
 
 class VoicechatSettings(ServiceSettings):
@@ -27,6 +28,13 @@ class VoicechatSettings(ServiceSettings):
         "You are a helpful voice assistant. Answer briefly, in one or two short sentences, in the user's language.",
         description="System prompt of every conversation (a client's `user_system_prompt` is appended).",
     )
+    ssap_prompt_template: str = Field(
+        "An automatic estimate from the user's voice, which may be wrong: {profile}. "
+        "Adapt your tone to it; do not mention it unless asked.",
+        description="With `ssap: true`, the latest voice profile joins the system prompt through this template. "
+        "Placeholders: {profile} (e.g. `gender: female (92%), age: adult (75%)`), {gender}, {age}, {emotion} "
+        "(the likeliest label, or `unknown`). Empty: the profile is not given to the LLM.",
+    )
     history_max_messages: int = Field(20, ge=2, description="User and assistant messages kept in the prompt.")
     agent_silence_ms: int = Field(500, ge=100, le=5000, description="End-of-turn silence asked of the ASR.")
     follow_up_after_s: float = Field(
@@ -43,3 +51,8 @@ class VoicechatSettings(ServiceSettings):
     )
     barge_in_min_ms: int = Field(200, ge=50, description="Speech this long while the agent speaks interrupts it.")
     barge_in_volume: float = Field(0.02, ge=0, le=1, description="RMS a 20 ms frame needs to count as speech.")
+
+    @field_validator("ssap_prompt_template")
+    @classmethod
+    def _known_placeholders(cls, template: str) -> str:
+        return check_template(template)

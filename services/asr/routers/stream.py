@@ -55,10 +55,13 @@ async def transcribe_stream(ws: WebSocket) -> None:
         language=language,
         ssap=query.ssap,
         idle_timeout_s=s.stream_idle_timeout_s,
+        ssap_early_s=max(s.ssap_turn_voiced_s, s.ssap_min_voiced_s),
+        ssap_min_s=s.ssap_min_voiced_s,
+        ssap_drain_s=s.ssap_timeout_s,
     )
     asr.streams += 1
     try:
-        await StreamSession(ws, asr.stream_scheduler, options).run()
+        await StreamSession(ws, asr.stream_scheduler, asr.voice_profiles, options).run()
     finally:
         asr.streams -= 1
 

@@ -18,6 +18,7 @@ from services.asr.streaming.protocol import (
     transcript_event,
 )
 from services.asr.streaming.scheduler import STREAM_SKIPPED, DecodeJob, DecodeScheduler, Priority
+from services.asr.streaming.ssap import TurnProfiler, VoiceProfiles
 from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector, TurnEnded, TurnSettings
 from services.asr.streaming.vad import StreamingVad
 from services.asr.transcriber import UtteranceText
@@ -31,6 +32,9 @@ class StreamOptions:
     language: str | None
     ssap: bool
     idle_timeout_s: float
+    ssap_early_s: float = 2.0  # profile a turn as soon as it has this much voiced audio...
+    ssap_min_s: float = 1.0  # ...or at its end, if it has at least this much
+    ssap_drain_s: float = 5.0  # at end of stream, wait this long for profiles on their way
 
 
 @dataclass
@@ -41,7 +45,9 @@ class _EarlyFinal:
 
 
 class StreamSession:
-    def __init__(self, ws: WebSocket, scheduler: DecodeScheduler, options: StreamOptions) -> None:
+    def __init__(
+        self, ws: WebSocket, scheduler: DecodeScheduler, profiles: VoiceProfiles, options: StreamOptions
+    ) -> None:
         self.ws = ws
         self.scheduler = scheduler
         self.options = options
@@ -55,6 +61,7 @@ class StreamSession:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_partial = ""
         self._sender: asyncio.Task[None] | None = None
+        self.ssap = TurnProfiler(profiles, self.send, options.ssap_early_s, options.ssap_min_s)
 
     async def run(self) -> None:
         self._sender = asyncio.create_task(self._send_loop(), name="stream-sender")
@@ -64,6 +71,7 @@ class StreamSession:
             pending = [*self._tasks, *([self._finals] if self._finals else [])]
             for task in pending:
                 task.cancel()
+            self.ssap.cancel()
             for job in (self._preview, self._early.job if self._early else None):
                 if job is not None:
                     job.cancel()
@@ -94,6 +102,7 @@ class StreamSession:
                     self._on_turn_ended(self.detector.end_turn())
                 if self._finals is not None:
                     await self._finals
+                await self.ssap.drain(self.options.ssap_drain_s)
                 await self._close(1000, "end of stream")
                 return
             if isinstance(parsed, ConfigUpdate):
@@ -126,6 +135,8 @@ class StreamSession:
                 self._on_pause(event)
             else:
                 self._on_turn_ended(event)
+        if self.options.ssap and self.detector.in_turn:
+            self.ssap.during_turn(self.detector.turn, self.detector.voiced_s, self.detector.audio)
 
     # --- turn events -> decode jobs ----------------------------------------------------------
 
@@ -149,6 +160,8 @@ class StreamSession:
         self._track(self._deliver_partial(event.turn, job))
 
     def _on_turn_ended(self, event: TurnEnded) -> None:
+        if self.options.ssap:
+            self.ssap.turn_ended(event.turn, event.voiced_s, event.audio)
         early, self._early, self._preview = self._early, None, None
         if event.audio.size == 0:
             return

@@ -40,6 +40,7 @@ class PauseStarted:
 class TurnEnded:
     turn: int
     audio: np.ndarray  # the utterance up to where the silence began
+    voiced_s: float = 0.0  # how much of it the VAD found voiced
 
 
 @dataclass
@@ -104,8 +105,13 @@ class TurnDetector:
         end = self._speech_end + self._windows_for(self.settings.tail_ms)
         return np.concatenate(self._windows[:end])
 
+    @property
+    def voiced_s(self) -> float:
+        """Voiced audio in the current turn."""
+        return self._voiced_windows * WINDOW_S
+
     def end_turn(self) -> TurnEnded:
-        event = TurnEnded(self.turn, self.audio())
+        event = TurnEnded(self.turn, self.audio(), self.voiced_s)
         self.turn += 1
         self.in_turn = False
         self._windows = []

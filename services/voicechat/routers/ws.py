@@ -59,7 +59,7 @@ async def voice_chat(ws: WebSocket) -> None:
         settings.llm_timeout_s,
         settings.llm_max_tokens,
     )
-    asr = AsrClient(asr_url, settings.agent_silence_ms, config.language)
+    asr = AsrClient(asr_url, settings.agent_silence_ms, config.language, config.ssap)
     await ws.send_json(event("ready"))
     try:
         await asr.connect()

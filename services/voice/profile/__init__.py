@@ -1,0 +1,1 @@
+"""Voice profiling (SSAP): gender from an embedded model, age and emotion from user-supplied classifiers."""
