@@ -14,12 +14,14 @@ from services.common.audio import to_pcm16, wav_bytes
 from tests.audio_files import read_mono
 from tests.conftest import DATA
 from tests.known_voices import known_voices
-from tests.streaming import Received, audio_message, receive_all, stream
+from tests.processes import service_process
+from tests.streaming import Received, audio_message, stream
 
 pytestmark = pytest.mark.fleet
 
 URL = "ws://127.0.0.1:8124/ws/transcribe/vad"
 RATE = 16_000
+ASR_PORT = 8291
 
 
 def clip(name: str) -> np.ndarray:
@@ -138,18 +140,17 @@ async def test_stream_without_ssap_gets_no_profile(fleet: str) -> None:
 
 
 async def test_ssap_switched_on_mid_stream(fleet: str) -> None:
-    received = Received()
     first, second = clip("asr/sb_spk1_snt1.wav"), clip("asr/sb_spk2_snt1.wav")
+    received = Received()
     async with websockets.connect(URL) as ws:
-        reader = asyncio.create_task(receive_all(ws, received))
         await send_all(ws, np.concatenate([first, silence(1)]))
         async with asyncio.timeout(30):
-            while not received.finals():
-                await asyncio.sleep(0.05)
+            while not received.finals():  # the first turn is over before ssap is switched on
+                received.events.append(json.loads(await ws.recv()))
         await ws.send(json.dumps({"type": "config", "ssap": True}))
         await send_all(ws, np.concatenate([second, silence(1)]))
         await ws.send(json.dumps({"type": "end"}))
-        await reader
+        received.events += [json.loads(message) async for message in ws]
     assert len(received.finals()) == 2, received.events
     assert ssap_after_finals(received) == [1], received.events  # only the turn after the config
 
@@ -159,3 +160,15 @@ async def test_a_half_second_turn_gets_no_profile(fleet: str) -> None:
     received, _ = await stream(URL + "?ssap=true", np.concatenate([silence(0.5), short, silence(1.5)]))
     assert not received.of_type("ssap"), received.events
     assert not received.of_type("error"), received.events
+
+
+def test_an_unreachable_profiler_is_one_error_and_transcripts_go_on(tmp_path) -> None:
+    """An asr process whose VOICE_URL points nowhere: the stream says so once and keeps transcribing."""
+    dead_voice = "http://127.0.0.1:8298"  # nothing listens there during the tests
+    with service_process("services.asr.main:app", ASR_PORT, tmp_path, VOICE_URL=dead_voice) as url:
+        ws_url = url.replace("http", "ws") + "/ws/transcribe/vad?ssap=true"
+        received, _ = asyncio.run(stream(ws_url, two_turns(), realtime=False))
+    assert len(received.finals()) == 2, received.events
+    errors = received.of_type("error")
+    assert len(errors) == 1 and errors[0]["message"].startswith("voice profiling unavailable"), received.events
+    assert not received.of_type("ssap")

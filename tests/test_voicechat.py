@@ -279,3 +279,34 @@ async def test_tts_output_as_the_users_voice(llm: ScriptedLlm) -> None:
     assert finals and "shop" in finals[-1].lower() and "tomorrow" in finals[-1].lower(), finals
     assert "shop" in agent_text(received).lower()
     await ws.close()
+
+
+def system_prompt(messages: list[dict[str, str]]) -> str:
+    return messages[0]["content"]
+
+
+async def test_ssap_events_reach_the_client_and_the_llm(llm: ScriptedLlm) -> None:
+    ws = await start(ssap=True)
+    speech = pcm_of("asr/sb_spk1_snt1.wav") + bytes(CHUNK * 2 * 10)
+    await send_audio(ws, speech)
+    received = await until(ws, "ssap", within_s=60)
+    profile = received[-1]["properties"]
+    assert set(profile["gender"]) == {"female", "male"}
+    await until(ws, "agent_end", within_s=60)
+    # The next turn's system prompt carries the profile through SSAP_PROMPT_TEMPLATE.
+    await ws.send(json.dumps({"type": "text_input", "text": "Hello again"}))
+    await until(ws, "agent_end")
+    likeliest = max(profile["gender"], key=profile["gender"].get)
+    assert f"gender: {likeliest} (" in system_prompt(llm.requests[-1])
+    await ws.close()
+
+
+async def test_no_ssap_events_unless_asked(llm: ScriptedLlm) -> None:
+    ws = await start()
+    await send_audio(ws, pcm_of("asr/sb_spk1_snt1.wav") + bytes(CHUNK * 2 * 10))
+    received = await until(ws, "agent_end", within_s=60)
+    await ws.send(json.dumps({"type": "text_input", "text": "Hello again"}))
+    received += await until(ws, "agent_end")
+    assert "ssap" not in events(received)
+    assert "gender:" not in system_prompt(llm.requests[-1])
+    await ws.close()
