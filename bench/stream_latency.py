@@ -47,7 +47,7 @@ def load_clips() -> list[tuple[str, np.ndarray, int]]:
     return out
 
 
-async def one_stream(url: str, clips, offset: int) -> dict:
+async def one_stream(url: str, clips, offset: int, query: str = "") -> dict:
     order = clips[offset:] + clips[:offset]  # streams start on different clips
     audio = np.concatenate([np.concatenate([a, np.zeros(int(GAP_S * RATE), np.float32)]) for _, a, _ in order])
     ends, position = [], 0
@@ -55,7 +55,7 @@ async def one_stream(url: str, clips, offset: int) -> dict:
         ends.append(position + speech_end)
         position += a.size + int(GAP_S * RATE)
     events: list[tuple[float, dict]] = []
-    async with websockets.connect(f"{url}/ws/transcribe/vad", max_size=None) as ws:
+    async with websockets.connect(f"{url}/ws/transcribe/vad{query}", max_size=None) as ws:
 
         async def reader() -> None:
             async for message in ws:
@@ -88,6 +88,8 @@ async def one_stream(url: str, clips, offset: int) -> dict:
         "first_partial": (partials[0] - spoken(0)) if partials else None,
         "wer": jiwer.wer(reference, hypothesis),
         "turns": len(ends),
+        "finals": len(finals),
+        "ssap_events": sum(e.get("type") == "ssap" for _, e in events),
     }
 
 

@@ -5,7 +5,7 @@
 # a volume, on first start; Resemblyzer's weights and the AS-Norm cohort ship in the packages).
 FROM python:3.11.11-slim-bookworm AS build
 ARG EXTRA=asr
-# Packages whose declared dependencies must not be installed (tts: Kokoro's Japanese readings).
+# Packages whose declared dependencies must not be installed (tts: Kokoro's Japanese readings; voice: voice2gender).
 ARG NO_DEPS_PACKAGES=""
 # Debian packages needed to build wheels from source (llm: llama-cpp-python needs a C++ toolchain).
 ARG BUILD_PACKAGES=""
