@@ -58,6 +58,11 @@ bench: install $(ANTISPOOF_ONNX)
 	$(BIN)/python bench/diarization.py
 	$(BIN)/python bench/verify_eer.py
 	$(BIN)/python bench/antispoof_eer.py
+	$(BIN)/python bench/tts.py
+	$(BIN)/python bench/voicechat_latency.py
+	$(BIN)/python bench/webrtc.py
+	$(BIN)/python bench/ssap_gender.py
+	$(BIN)/python bench/ssap.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(ANTISPOOF_ONNX)
