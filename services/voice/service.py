@@ -277,11 +277,11 @@ class VoiceService:
 
     # -- profiling (SSAP) --------------------------------------------------------------------
     def _profile_one(self, name: str, data: bytes) -> Profile:
+        audio = self._decode(name, data)  # decoding errors already name the file
         try:
-            return self.profiler.profile(self._decode(name, data))
+            return self.profiler.profile(audio)
         except ApiError as exc:
-            if not exc.message.startswith(name):
-                exc.message = f"{name}: {exc.message}"
+            exc.message = f"{name}: {exc.message}"
             raise
 
     async def profile(self, upload: UploadFile) -> Profile:

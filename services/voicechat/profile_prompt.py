@@ -5,14 +5,14 @@ import string
 PLACEHOLDERS = ("profile", "gender", "age", "emotion")
 
 
+def likeliest(properties: dict[str, dict[str, float]]) -> dict[str, tuple[str, float]]:
+    """Property -> its most probable label and that label's probability."""
+    return {name: max(scores.items(), key=lambda item: item[1]) for name, scores in properties.items() if scores}
+
+
 def describe(properties: dict[str, dict[str, float]]) -> str:
     """`gender: female (92%), age: adult (75%)`: the likeliest label of each property."""
-    parts = []
-    for name, scores in properties.items():
-        if scores:
-            label, probability = max(scores.items(), key=lambda item: item[1])
-            parts.append(f"{name}: {label} ({probability:.0%})")
-    return ", ".join(parts)
+    return ", ".join(f"{name}: {label} ({p:.0%})" for name, (label, p) in likeliest(properties).items())
 
 
 def check_template(template: str) -> str:
@@ -25,6 +25,6 @@ def check_template(template: str) -> str:
 
 
 def render(template: str, properties: dict[str, dict[str, float]]) -> str:
-    top = {name: max(scores, key=scores.get) for name, scores in properties.items() if scores}
-    values = {name: top.get(name, "unknown") for name in PLACEHOLDERS[1:]}
+    top = likeliest(properties)
+    values = {name: top[name][0] if name in top else "unknown" for name in PLACEHOLDERS[1:]}
     return template.format(profile=describe(properties), **values)

@@ -123,7 +123,9 @@ class HuggingFaceClassifier:
         return {item["label"]: float(item["score"]) / total for item in scored}
 
 
-def load_classifier(spec: str, labels: tuple[str, ...], device: str, threads: int, token: str | None):
+def load_classifier(
+    spec: str, labels: tuple[str, ...], device: str, threads: int, token: str | None
+) -> AudioClassifier:
     """An ONNX file or directory with model.onnx -> OnnxClassifier; anything else is a Hugging Face model."""
     path = Path(spec).expanduser()
     if path.suffix == ".onnx" or (path.is_dir() and (path / "model.onnx").is_file()):
