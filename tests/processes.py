@@ -16,6 +16,13 @@ from tests.conftest import REPO, wait_until
 def service_process(app: str, port: int, data_dir: Path, timeout: float = 60, **env: str) -> Iterator[str]:
     """Run `app` (e.g. `services.voice.main:app`) with DATA_DIR=`data_dir` until its models have settled
     (loaded or failed); yields the base URL and stops it with SIGTERM."""
+    with started_service(app, port, data_dir, timeout, **env):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def started_service(app: str, port: int, data_dir: Path, timeout: float = 60, **env: str) -> Iterator[subprocess.Popen]:
+    """`service_process`, yielding the process itself (for a test that kills it)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / f"{app.split('.')[1]}-{port}.log").open("ab")
     proc = subprocess.Popen(
@@ -37,8 +44,9 @@ def service_process(app: str, port: int, data_dir: Path, timeout: float = 60, **
 
     try:
         wait_until(settled, timeout, f"{app} readiness", proc)
-        yield url
+        yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
         log.close()

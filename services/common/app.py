@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.errors import install_error_handlers
+from services.common.limits import ClientLimits, ClientLimitsMiddleware
 from services.common.logging import configure_logging
 from services.common.middleware import MetricsMiddleware, RequestIdMiddleware
 from services.common.settings import ServiceSettings
@@ -35,13 +36,23 @@ def create_app(
     `readiness` reports whether the service's models are loaded (and details for `/readyz`).
     """
     configure_logging(service, settings.log_level, settings.log_json)
+    limits = ClientLimits(service, settings.rate_limit_per_minute, settings.max_client_sessions, settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan_then_close_limits(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            yield
+        await limits.counters.close()
+
     app = FastAPI(
         title=f"voicefleet {service}",
         description=description,
-        lifespan=lifespan,
+        lifespan=lifespan_then_close_limits,
         max_body_size=settings.max_upload_mb * 1024 * 1024,
     )
     app.state.settings = settings
+    if limits.rate_per_minute or limits.max_sessions:
+        app.add_middleware(ClientLimitsMiddleware, limits=limits)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)

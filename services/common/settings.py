@@ -25,3 +25,20 @@ class ServiceSettings(BaseSettings):
         description="Largest accepted request body in MiB; larger uploads get 413 "
         "(the gateway reads the same variable).",
     )
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by the replicas: per-client limits count there (and webrtc keeps its "
+        "pc_id → replica directory there). Unset: each process counts on its own.",
+    )
+    rate_limit_per_minute: int = Field(
+        0,
+        ge=0,
+        description="Requests a client (by gateway address) may make per minute to this service, across "
+        "replicas when REDIS_URL is set; more get 429 + Retry-After. 0: no limit.",
+    )
+    max_client_sessions: int = Field(
+        0,
+        ge=0,
+        description="WebSocket sessions one client may hold open at once on this service, across replicas "
+        "when REDIS_URL is set; more are refused (error event, close code 1013). 0: no limit.",
+    )

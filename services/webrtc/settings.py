@@ -27,9 +27,6 @@ class WebrtcSettings(ServiceSettings):
         description="How the other replicas reach this one (its own address, e.g. the pod IP); recorded in "
         "Redis next to each pc_id so that an /ice landing elsewhere is forwarded here.",
     )
-    redis_url: str | None = Field(
-        None, description="Redis for the pc_id → replica directory; unset: one replica, no directory."
-    )
     max_peers: int = Field(20, ge=1, description="Peers one replica serves at once; /offer answers 503 past it.")
     peer_connect_timeout_s: float = Field(
         20.0, gt=0, description="A peer that has not connected this long after its offer is closed."
