@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test test-fast bench lint clean antispoof-model
+.PHONY: install run test test-fast bench lint clean antispoof-model env-example
 
 # AASIST anti-spoofing: the checkpoint is data the user obtains (docs/VOICE.md); `make antispoof-model`
 # exports it to ONNX, and `make run` serves that file when it exists.
@@ -63,6 +63,10 @@ bench: install $(ANTISPOOF_ONNX)
 	$(BIN)/python bench/webrtc.py
 	$(BIN)/python bench/ssap_gender.py
 	$(BIN)/python bench/ssap.py
+
+# deploy/.env.example documents every variable; regenerate it after changing a settings class.
+env-example: install
+	$(BIN)/python deploy/env_example.py > deploy/.env.example
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(ANTISPOOF_ONNX)

@@ -1,0 +1,62 @@
+# voicefleet voice: speaker verification (Resemblyzer; SpeechBrain ECAPA on GPU), AASIST anti-spoofing
+# (ONNX), voice profiling (SSAP: voice2gender; user ONNX / Hugging Face classifiers for age and emotion).
+# Build from the repository root:
+#   docker build -f deploy/docker/voice.Dockerfile -t voicefleet/voice .                    CPU (default target)
+#   docker build -f deploy/docker/voice.Dockerfile --target gpu -t voicefleet/voice:gpu .   CUDA 12.8, cuDNN 9
+# The AASIST ONNX model is data the user exports (`make antispoof-model`) and mounts (ANTISPOOF_MODEL).
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.9.7
+
+FROM ${UV_IMAGE} AS uv
+
+# --- CPU: CPU torch first, so the extra does not pull the CUDA build ---------------------------------
+# voice2gender's metadata asks for an xgboost that needs Python 3.12; its model loads on xgboost-cpu 3.2.
+FROM ${PYTHON_IMAGE} AS build-cpu
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+COPY pyproject.toml README.md ./
+COPY services ./services
+RUN /opt/venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+ && /opt/venv/bin/pip install ".[voice]" xgboost-cpu==3.2.0 \
+ && /opt/venv/bin/pip install --no-deps voice2gender==0.1.1
+
+# --- GPU: a standalone CPython (uv) on the CUDA base; CUDA torch 2.11 with torchaudio (SpeechBrain),
+# onnxruntime-gpu in place of onnxruntime (AASIST, Silero VAD, ONNX classifiers) ------------------------
+FROM ${CUDA_IMAGE} AS build-gpu
+COPY --from=uv /uv /usr/local/bin/uv
+ENV UV_PYTHON_INSTALL_DIR=/opt/python UV_NO_CACHE=1 UV_LINK_MODE=copy
+WORKDIR /src
+RUN uv python install 3.11.11 && uv venv --python 3.11.11 /opt/venv
+COPY pyproject.toml README.md ./
+COPY services ./services
+RUN uv pip install --python /opt/venv/bin/python torch==2.11.0 torchaudio==2.11.0 \
+      --index-url https://download.pytorch.org/whl/cu128 \
+ && uv pip install --python /opt/venv/bin/python ".[voice,speechbrain,ssap-hf]" xgboost-cpu==3.2.0 \
+ && uv pip install --python /opt/venv/bin/python --no-deps voice2gender==0.1.1 \
+ && uv pip uninstall --python /opt/venv/bin/python onnxruntime \
+ && uv pip install --python /opt/venv/bin/python onnxruntime-gpu==1.31.1
+
+FROM ${CUDA_IMAGE} AS gpu
+RUN groupadd --gid 10001 app && useradd --create-home --uid 10001 --gid 10001 app && mkdir -p /data /models && chown app /data /models
+COPY --from=build-gpu /opt/python /opt/python
+COPY --from=build-gpu /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models
+USER 10001:10001
+WORKDIR /home/app
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=120s \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+CMD ["uvicorn", "services.voice.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]
+
+FROM ${PYTHON_IMAGE} AS cpu
+RUN groupadd --gid 10001 app && useradd --create-home --uid 10001 --gid 10001 app && mkdir -p /data /models && chown app /data /models
+COPY --from=build-cpu /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models
+USER 10001:10001
+WORKDIR /home/app
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=120s \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+CMD ["uvicorn", "services.voice.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]
