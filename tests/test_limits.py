@@ -1,0 +1,106 @@
+"""Per-client limits in the app skeleton every service uses: counted in one process without Redis, shared
+through real Redis by two apps (two replicas), left open when Redis is down, and never applied to direct
+(service-to-service) calls or health checks."""
+
+import time
+
+import httpx
+import pytest
+import redis
+from fastapi import APIRouter
+
+from services.common.app import create_app
+from services.common.limits import RATE_WINDOW_S, ClientLimits
+from services.common.settings import ServiceSettings
+
+REDIS_URL = "redis://127.0.0.1:6379/9"
+DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"  # nothing listens there
+
+router = APIRouter()
+
+
+@router.get("/hello")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+def app_client(**settings: object) -> httpx.AsyncClient:
+    app = create_app(
+        service="limits-test",
+        settings=ServiceSettings(**settings),
+        routers=[router],
+        readiness=lambda: (True, {}),
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://replica")
+
+
+@pytest.fixture
+def shared_redis() -> redis.Redis:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+async def statuses(client: httpx.AsyncClient, count: int, path: str = "/hello", **headers: str) -> list[int]:
+    return [(await client.get(path, headers=headers)).status_code for _ in range(count)]
+
+
+async def test_one_process_counts_on_its_own_without_redis() -> None:
+    async with app_client(rate_limit_per_minute=3) as client:
+        client_a = {"X-Forwarded-For": "203.0.113.1"}
+        assert await statuses(client, 5, **client_a) == [200, 200, 200, 429, 429]
+        assert await statuses(client, 1, **{"X-Forwarded-For": "203.0.113.2"}) == [200]
+        assert await statuses(client, 5) == [200] * 5  # a direct call: no limit
+        assert await statuses(client, 5, "/healthz", **client_a) == [200] * 5
+
+
+async def test_two_replicas_share_one_budget_through_redis(shared_redis: redis.Redis) -> None:
+    headers = {"X-Forwarded-For": "10.0.0.1, 203.0.113.5"}  # the last entry is the gateway's
+    async with (
+        app_client(rate_limit_per_minute=4, redis_url=REDIS_URL) as first,
+        app_client(rate_limit_per_minute=4, redis_url=REDIS_URL) as second,
+    ):
+        seen = [(await (first, second)[i % 2].get("/hello", headers=headers)).status_code for i in range(6)]
+        assert seen == [200, 200, 200, 200, 429, 429]
+        refused = await second.get("/hello", headers=headers)
+        assert refused.json()["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= RATE_WINDOW_S
+    assert any(b":rate:203.0.113.5:" in key for key in shared_redis.keys("voicefleet:limits:limits-test:*"))
+
+
+async def test_the_previous_minute_still_weighs_on_the_budget(shared_redis: redis.Redis) -> None:
+    """Sliding window: requests of the last window count in proportion to how much of it is recent."""
+    limits = ClientLimits("weights", rate_per_minute=10, max_sessions=0, redis_url=REDIS_URL)
+    window, into = divmod(time.time(), RATE_WINDOW_S)
+    if into > RATE_WINDOW_S - 5:  # too close to the next window for a stable count
+        pytest.skip("at a window boundary")
+    shared_redis.set(f"voicefleet:limits:weights:rate:203.0.113.9:{int(window) - 1}", 20)
+    allowed = 0
+    while await limits.retry_after("203.0.113.9") is None:
+        allowed += 1
+    expected = int(10 - 20 * (1 - into / RATE_WINDOW_S))
+    assert max(0, expected - 1) <= allowed <= max(0, expected + 1)
+    await limits.counters.close()
+
+
+async def test_sessions_are_leased_across_replicas(shared_redis: redis.Redis) -> None:
+    first = ClientLimits("sessions", rate_per_minute=0, max_sessions=2, redis_url=REDIS_URL)
+    second = ClientLimits("sessions", rate_per_minute=0, max_sessions=2, redis_url=REDIS_URL)
+    key = first.session_key("203.0.113.3")
+    assert await first.counters.acquire_session(key, "a", 2)
+    assert await second.counters.acquire_session(key, "b", 2)
+    assert not await second.counters.acquire_session(key, "c", 2)
+    await first.counters.release_session(key, "a")
+    assert await second.counters.acquire_session(key, "c", 2)
+    # A replica that died never releases: its lease runs out instead.
+    shared_redis.zadd(key, {"b": time.time() - 1})
+    assert await first.counters.acquire_session(key, "d", 2)
+    await first.counters.close()
+    await second.counters.close()
+
+
+async def test_limits_stay_open_when_redis_is_down() -> None:
+    async with app_client(rate_limit_per_minute=1, redis_url=DEAD_REDIS_URL) as client:
+        assert await statuses(client, 3, **{"X-Forwarded-For": "203.0.113.4"}) == [200, 200, 200]
