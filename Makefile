@@ -64,9 +64,11 @@ bench: install $(ANTISPOOF_ONNX)
 	$(BIN)/python bench/ssap_gender.py
 	$(BIN)/python bench/ssap.py
 
-# deploy/.env.example documents every variable; regenerate it after changing a settings class.
+# deploy/.env.example and the Helm chart's values.schema.json document every setting; regenerate both after
+# changing a settings class (tests/test_deploy.py and tests/test_helm_chart.py fail until then).
 env-example: install
 	$(BIN)/python deploy/env_example.py > deploy/.env.example
+	$(BIN)/python deploy/k8s/values_schema.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(ANTISPOOF_ONNX)

@@ -1,0 +1,487 @@
+"""Writes the Helm chart's values.schema.json from the services' settings classes.
+
+    python deploy/k8s/values_schema.py          # after adding, renaming or removing a setting
+
+Each service's `env` accepts exactly the settings of its class (services/<service>/settings.py; upper-case, as the
+environment names them), with their descriptions, types and bounds, so `helm install/upgrade/lint/template`
+reject a misspelt or removed setting. Secrets are left out of every `env` (they come from the Secret), and so
+are the settings the chart sets itself. tests/test_helm_chart.py fails when the file is not what this writes.
+"""
+
+import importlib
+import json
+import re
+import sys
+import types
+import typing
+from pathlib import Path
+
+import annotated_types
+from pydantic.fields import FieldInfo
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "k8s" / "voicefleet"
+SCHEMA_FILE = CHART / "values.schema.json"
+
+# service → (module, settings class)
+SETTINGS = {
+    "asr": ("services.asr.settings", "AsrSettings"),
+    "voice": ("services.voice.settings", "VoiceSettings"),
+    "tts": ("services.tts.settings", "TtsSettings"),
+    "catalog": ("services.catalog.settings", "CatalogSettings"),
+    "voicechat": ("services.voicechat.settings", "VoicechatSettings"),
+    "webrtc": ("services.webrtc.settings", "WebrtcSettings"),
+}
+COMMON = ("services.common.settings", "ServiceSettings")
+# Only ever read from the Secret (secretEnv); every SecretStr setting must be one of them.
+SECRET_ENV = ("DATABASE_URL", "REDIS_URL", "LLM_API_KEY", "ICE_SERVERS", "HF_TOKEN")
+# Set by the chart: the volumes' mount points, and webrtc's own address (the pod IP).
+CHART_ENV = ("DATA_DIR", "MODEL_CACHE_DIR", "REPLICA_URL")
+LOCAL_LLM = ROOT / "deploy" / "local_llm.py"
+
+
+def settings_class(module: str, name: str) -> type:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return getattr(importlib.import_module(module), name)
+
+
+def local_llm_env() -> list[str]:
+    """The variables deploy/local_llm.py reads (it has no settings class)."""
+    return sorted(set(re.findall(r'os\.environ\.get\("(LOCAL_LLM_[A-Z_]+)"', LOCAL_LLM.read_text())))
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return str(value)
+
+
+def _types(annotation: object) -> tuple[list[str], list | None]:
+    """JSON types a value may take in values.yaml (strings always: every env value becomes one), and an enum."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        kinds: list[str] = []
+        enum: list | None = None
+        for arg in args:
+            arg_kinds, arg_enum = _types(arg)
+            kinds += [k for k in arg_kinds if k not in kinds]
+            enum = arg_enum if arg_enum is not None else enum
+        return kinds, (enum + [None] if enum is not None and "null" in kinds else enum)
+    if annotation is type(None):
+        return ["null"], None
+    if origin is typing.Literal:
+        return ["string"], list(args)
+    if annotation is bool:
+        return ["boolean", "string"], None
+    if annotation is int:
+        return ["integer", "string"], None
+    if annotation is float:
+        return ["number", "string"], None
+    if origin in (list, dict) or annotation in (list, dict):
+        return ["array" if (origin or annotation) is list else "object", "string"], None
+    return ["string"], None
+
+
+def field_schema(field: FieldInfo) -> dict:
+    kinds, enum = _types(field.annotation)
+    schema: dict = {"description": field.description or ""}
+    if "null" not in kinds:
+        kinds.append("null")  # null in values: leave the setting at its default
+    schema["type"] = kinds
+    if enum is not None:
+        schema["enum"] = [*enum, None] if None not in enum else enum
+    for meta in field.metadata:
+        if isinstance(meta, annotated_types.Ge):
+            schema["minimum"] = meta.ge
+        elif isinstance(meta, annotated_types.Gt):
+            schema["exclusiveMinimum"] = meta.gt
+        elif isinstance(meta, annotated_types.Le):
+            schema["maximum"] = meta.le
+        elif isinstance(meta, annotated_types.Lt):
+            schema["exclusiveMaximum"] = meta.lt
+    if not field.is_required() and field.default_factory is None:
+        default = _json_default(field.default)
+        if default is not None and not hasattr(field.default, "get_secret_value"):
+            schema["default"] = default
+    return schema
+
+
+def env_fields(cls: type) -> dict[str, FieldInfo]:
+    """The settings of `cls` a values file may set in `env`, by environment name."""
+    fields = {name.upper(): field for name, field in cls.model_fields.items()}
+    for name, field in fields.items():
+        if "SecretStr" in repr(field.annotation) and name not in SECRET_ENV:
+            raise SystemExit(f"{cls.__name__}.{name.lower()} is a SecretStr: add {name} to SECRET_ENV")
+    return {name: field for name, field in sorted(fields.items()) if name not in SECRET_ENV + CHART_ENV}
+
+
+def env_schema(fields: dict[str, FieldInfo]) -> dict:
+    return {
+        "type": "object",
+        "description": "Settings of the service (environment variables), rendered into its ConfigMap.",
+        "properties": {name: field_schema(field) for name, field in fields.items()},
+        "additionalProperties": False,
+    }
+
+
+ANY_OBJECT = {"type": "object"}
+ANY_ARRAY = {"type": "array"}
+STRING_MAP = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+
+
+def definitions() -> dict:
+    quantity = {"type": ["string", "number"]}
+    return {
+        "image": {
+            "type": "object",
+            "properties": {
+                "repository": {"type": "string", "minLength": 1},
+                "tag": {"type": ["string", "number"]},
+                "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]},
+            },
+            "required": ["repository"],
+            "additionalProperties": False,
+        },
+        "resources": {
+            "type": "object",
+            "properties": {
+                "requests": {"type": "object", "additionalProperties": quantity},
+                "limits": {"type": "object", "additionalProperties": quantity},
+            },
+            "additionalProperties": False,
+        },
+        "pdb": {
+            "type": "object",
+            "properties": {"enabled": {"type": "boolean"}, "minAvailable": {"type": ["integer", "string"]}},
+            "additionalProperties": False,
+        },
+        "probe": {
+            "type": "object",
+            "properties": {
+                k: {"type": "integer", "minimum": 0}
+                for k in (
+                    "initialDelaySeconds",
+                    "periodSeconds",
+                    "timeoutSeconds",
+                    "failureThreshold",
+                    "successThreshold",
+                )
+            },
+            "additionalProperties": False,
+        },
+        "probes": {
+            "type": "object",
+            "properties": {k: {"$ref": "#/definitions/probe"} for k in ("startup", "readiness", "liveness")},
+            "additionalProperties": False,
+        },
+        "persistence": {
+            "type": "object",
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "existingClaim": {"type": "string"},
+                "storageClass": {"type": "string"},
+                "accessModes": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]},
+                },
+                "size": {"type": "string"},
+                "keep": {"type": "boolean"},
+                "annotations": STRING_MAP,
+            },
+            "additionalProperties": False,
+        },
+        "service": {
+            "type": "object",
+            "properties": {
+                "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+                "annotations": STRING_MAP,
+            },
+            "additionalProperties": False,
+        },
+        "autoscaling": {
+            "type": "object",
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "minReplicas": {"type": "integer", "minimum": 1},
+                "maxReplicas": {"type": "integer", "minimum": 1},
+                "targetCPUUtilizationPercentage": {"type": "integer", "minimum": 1},
+                "behavior": ANY_OBJECT,
+            },
+            "additionalProperties": False,
+        },
+        "entryPoint": {
+            "type": "object",
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "entryPoints": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                "host": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+        "scheduling": {  # shared by the bundled PostgreSQL and Redis
+            "nodeSelector": STRING_MAP,
+            "tolerations": ANY_ARRAY,
+            "affinity": ANY_OBJECT,
+        },
+    }
+
+
+def service_schema(service: str, env: dict, names: list[str], secret: list[str], devices: list[str]) -> dict:
+    link = {
+        "type": "object",
+        "properties": {
+            "service": {"enum": [*SETTINGS, "llm"]},
+            "scheme": {"enum": ["http", "https", "ws", "wss"]},
+            "path": {"type": "string"},
+        },
+        "required": ["service"],
+        "additionalProperties": False,
+    }
+    properties = {
+        "enabled": {"type": "boolean"},
+        "replicas": {"type": "integer", "minimum": 0},
+        "image": {"$ref": "#/definitions/image"},
+        "command": {"type": "array", "items": {"type": "string"}},
+        "sharedSettings": {"type": "boolean"},
+        "healthPath": {"type": "string", "pattern": "^/"},
+        "readyPath": {"type": "string", "pattern": "^/"},
+        "env": env,
+        "links": {
+            "type": "object",
+            "description": "Settings set to the in-cluster URL of another service of the release.",
+            **({"propertyNames": {"enum": names}, "additionalProperties": link} if names else {"maxProperties": 0}),
+        },
+        "secretEnv": {
+            "type": "array",
+            "uniqueItems": True,
+            **({"items": {"enum": secret}} if secret else {"maxItems": 0}),
+        },
+        "runtimeEnv": STRING_MAP,
+        "volumes": {
+            "type": "object",
+            "properties": {
+                "data": {"enum": ["", "voiceData", "catalogData"]},
+                "models": {"enum": ["", "models"]},
+                "dataReadOnly": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+        "resources": {"$ref": "#/definitions/resources"},
+        "pdb": {"$ref": "#/definitions/pdb"},
+        "terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
+        "strategy": ANY_OBJECT,
+        "service": {"$ref": "#/definitions/service"},
+        "podAnnotations": STRING_MAP,
+        "nodeSelector": STRING_MAP,
+        "tolerations": ANY_ARRAY,
+        "affinity": ANY_OBJECT,
+        "topologySpreadConstraints": ANY_ARRAY,
+        "securityContext": ANY_OBJECT,
+        "probes": {"$ref": "#/definitions/probes"},
+        "extraEnv": {"type": "array", "items": {"type": "object", "required": ["name"]}},
+        "autoscaling": {"$ref": "#/definitions/autoscaling"},
+    }
+    if service == "webrtc":
+        properties["podUrlEnv"] = {"enum": ["REPLICA_URL"]}
+    if devices:
+        properties["gpu"] = {
+            "type": "object",
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "tagSuffix": {"type": "string"},
+                "count": {"type": "integer", "minimum": 1},
+                "deviceEnv": {"type": "array", "items": {"enum": devices}},
+                "nodeSelector": STRING_MAP,
+                "tolerations": ANY_ARRAY,
+            },
+            "additionalProperties": False,
+        }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": ["enabled", "image", "resources"],
+        "additionalProperties": False,
+    }
+
+
+def build() -> dict:
+    services = {}
+    common_fields = env_fields(settings_class(*COMMON))
+    for service, (module, name) in SETTINGS.items():
+        cls = settings_class(module, name)
+        fields = env_fields(cls)
+        every = {n.upper() for n in cls.model_fields}
+        secret = [n for n in SECRET_ENV if n in every]
+        devices = [n for n in fields if n.endswith("_DEVICE")]
+        services[service] = service_schema(service, env_schema(fields), list(fields), secret, devices)
+    llm_env = {
+        "type": "object",
+        "description": "Variables of deploy/local_llm.py.",
+        "propertyNames": {"enum": local_llm_env()},
+        "additionalProperties": {"type": ["string", "number", "null"]},
+    }
+    services["llm"] = service_schema("llm", llm_env, [], [], [])
+
+    gateway_link = services["asr"]["properties"]["links"]["additionalProperties"]
+    scheduling = definitions()["scheduling"]
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "voicefleet Helm chart values",
+        "description": "Generated by deploy/k8s/values_schema.py from services/*/settings.py: do not edit by hand.",
+        "type": "object",
+        "definitions": {k: v for k, v in definitions().items() if k != "scheduling"},
+        "properties": {
+            "global": ANY_OBJECT,
+            "nameOverride": {"type": "string"},
+            "fullnameOverride": {"type": "string"},
+            "imagePullSecrets": ANY_ARRAY,
+            "serviceAccount": {
+                "type": "object",
+                "properties": {
+                    "create": {"type": "boolean"},
+                    "name": {"type": "string"},
+                    "annotations": STRING_MAP,
+                },
+                "additionalProperties": False,
+            },
+            "podSecurityContext": ANY_OBJECT,
+            "containerSecurityContext": ANY_OBJECT,
+            "commonEnv": env_schema(common_fields),
+            "runtimeEnv": STRING_MAP,
+            "probes": {"$ref": "#/definitions/probes"},
+            "preStopSleepSeconds": {"type": "integer", "minimum": 0},
+            "secrets": {
+                "type": "object",
+                "properties": {
+                    "existingSecret": {"type": "string"},
+                    "databaseUrl": {"type": "string", "pattern": "^$|^postgres(ql)?(\\+[a-z0-9]+)?://"},
+                    "redisUrl": {"type": "string", "pattern": "^$|^(redis|rediss|unix)://"},
+                    "llmApiKey": {"type": "string"},
+                    "hfToken": {"type": "string"},
+                    "iceServers": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"urls": {"type": ["string", "array"], "items": {"type": "string"}}},
+                            "required": ["urls"],
+                        },
+                    },
+                },
+                "additionalProperties": False,
+            },
+            "persistence": {
+                "type": "object",
+                "properties": {
+                    k: {"$ref": "#/definitions/persistence"} for k in ("models", "voiceData", "catalogData")
+                },
+                "additionalProperties": False,
+            },
+            "services": {
+                "type": "object",
+                "properties": services,
+                "additionalProperties": False,
+            },
+            "gateway": {
+                "type": "object",
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "replicas": {"type": "integer", "minimum": 0},
+                    "image": {"$ref": "#/definitions/image"},
+                    "links": {
+                        "type": "object",
+                        "propertyNames": {"pattern": "^[A-Z][A-Z0-9_]*_URL$"},
+                        "additionalProperties": gateway_link,
+                    },
+                    "service": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+                            "annotations": STRING_MAP,
+                            "externalTrafficPolicy": {"enum": ["", "Cluster", "Local"]},
+                            "loadBalancerSourceRanges": {"type": "array", "items": {"type": "string"}},
+                        },
+                        "additionalProperties": False,
+                    },
+                    "resources": {"$ref": "#/definitions/resources"},
+                    "pdb": {"$ref": "#/definitions/pdb"},
+                    "terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
+                    "podAnnotations": STRING_MAP,
+                    "topologySpreadConstraints": ANY_ARRAY,
+                    **scheduling,
+                },
+                "additionalProperties": False,
+            },
+            "ingressRoute": {
+                "type": "object",
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "annotations": STRING_MAP,
+                    "main": {"$ref": "#/definitions/entryPoint"},
+                    "bridge": {"$ref": "#/definitions/entryPoint"},
+                    "speech": {"$ref": "#/definitions/entryPoint"},
+                    "tls": ANY_OBJECT,
+                    "stickyCookie": ANY_OBJECT,
+                    "retry": {
+                        "type": "object",
+                        "properties": {"attempts": {"type": "integer", "minimum": 1}},
+                        "required": ["attempts"],
+                    },
+                },
+                "additionalProperties": False,
+            },
+            "postgresql": {
+                "type": "object",
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "image": {"$ref": "#/definitions/image"},
+                    "auth": {
+                        "type": "object",
+                        "properties": {
+                            "username": {"type": "string", "minLength": 1},
+                            "database": {"type": "string", "minLength": 1},
+                            "password": {"type": "string"},
+                        },
+                        "additionalProperties": False,
+                    },
+                    "persistence": {
+                        "type": "object",
+                        "properties": {
+                            "storageClass": {"type": "string"},
+                            "accessModes": {"type": "array", "items": {"type": "string"}},
+                            "size": {"type": "string"},
+                        },
+                        "additionalProperties": False,
+                    },
+                    "resources": {"$ref": "#/definitions/resources"},
+                    **scheduling,
+                },
+                "additionalProperties": False,
+            },
+            "redis": {
+                "type": "object",
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "image": {"$ref": "#/definitions/image"},
+                    "maxmemory": {"type": "string"},
+                    "resources": {"$ref": "#/definitions/resources"},
+                    **scheduling,
+                },
+                "additionalProperties": False,
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    SCHEMA_FILE.write_text(render())
+    print(f"wrote {SCHEMA_FILE.relative_to(ROOT)}")
