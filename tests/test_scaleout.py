@@ -137,8 +137,10 @@ async def test_an_offer_answered_by_one_replica_takes_ice_on_the_other(
 ) -> None:
     caller = CallerPeer(trickle=True)
     try:
-        # The offer and each candidate go through the gateway, which alternates between the replicas.
+        # The offer and its candidates go through the gateway; then every candidate again, straight to the
+        # replica that does not hold the peer.
         answer = await caller.call(through_gateway, language="en")
+        assert "voicefleet_webrtc" in through_gateway.cookies  # later signalling sticks to the owner
         owner = shared_redis.get(f"voicefleet:webrtc:peer:{answer['pc_id']}")
         assert owner is not None and owner.decode() in urls(WEBRTC_PORTS)
         (other,) = [url for url in urls(WEBRTC_PORTS) if url != owner.decode()]
