@@ -172,6 +172,6 @@ def test_gpu_images_carry_cuda_torch_and_onnxruntime_gpu(service: str) -> None:
     assert re.search(r"^ARG CUDA_IMAGE=nvidia/cuda:\S+-cudnn-runtime-", text, re.M)
     build = stage(text, "build-gpu")
     assert "download.pytorch.org/whl/cu" in build and "torchaudio==" in build
-    if service in ("voice", "tts"):  # their ONNX models (AASIST, Silero VAD, Piper, Kokoro) run on CUDA
-        assert "uninstall --python /opt/venv/bin/python onnxruntime" in build and "onnxruntime-gpu==" in build
+    # The ONNX models (Silero VAD, AASIST, Piper, Kokoro, user classifiers) run on CUDA.
+    assert "uninstall --python /opt/venv/bin/python onnxruntime" in build and "onnxruntime-gpu==" in build
     assert re.match(r"FROM \$\{CUDA_IMAGE\}", re.search(r"^FROM .* AS gpu$", text, re.M).group(0))

@@ -20,7 +20,8 @@ COPY services ./services
 RUN /opt/venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
  && /opt/venv/bin/pip install ".[asr]"
 
-# --- GPU: a standalone CPython (uv) on the CUDA base; CUDA torch 2.11 (torchaudio for pyannote) -------
+# --- GPU: a standalone CPython (uv) on the CUDA base; CUDA torch 2.11 (torchaudio for pyannote), and
+# onnxruntime-gpu in place of onnxruntime (Silero VAD) ---------------------------------------------------
 FROM ${CUDA_IMAGE} AS build-gpu
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_PYTHON_INSTALL_DIR=/opt/python UV_NO_CACHE=1 UV_LINK_MODE=copy
@@ -30,7 +31,9 @@ COPY pyproject.toml README.md ./
 COPY services ./services
 RUN uv pip install --python /opt/venv/bin/python torch==2.11.0 torchaudio==2.11.0 \
       --index-url https://download.pytorch.org/whl/cu128 \
- && uv pip install --python /opt/venv/bin/python ".[asr,pyannote]"
+ && uv pip install --python /opt/venv/bin/python ".[asr,pyannote]" \
+ && uv pip uninstall --python /opt/venv/bin/python onnxruntime \
+ && uv pip install --python /opt/venv/bin/python onnxruntime-gpu==1.31.1
 
 FROM ${CUDA_IMAGE} AS gpu
 RUN groupadd --gid 10001 app && useradd --create-home --uid 10001 --gid 10001 app && mkdir -p /data /models && chown app /data /models
