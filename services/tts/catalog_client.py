@@ -5,11 +5,15 @@ from typing import Any
 
 import httpx
 
+from services.common.errors import ServiceBusy
 from services.tts.engines.base import Voice
 
 
-class CatalogUnavailable(RuntimeError):
-    pass
+class CatalogUnavailable(ServiceBusy):
+    """The catalog could not be asked: 503 + Retry-After over HTTP, an `error` event on /ws/tts."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after_s=5)
 
 
 class UnknownReference(LookupError):
