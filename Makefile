@@ -64,6 +64,7 @@ bench: install $(ANTISPOOF_ONNX)
 	$(BIN)/python bench/ssap_gender.py
 	$(BIN)/python bench/ssap.py
 	$(BIN)/python bench/service_memory.py
+	$(BIN)/python bench/limits.py
 
 # deploy/.env.example and the Helm chart's values.schema.json document every setting; regenerate both after
 # changing a settings class (tests/test_deploy.py and tests/test_helm_chart.py fail until then).
