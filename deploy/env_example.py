@@ -4,7 +4,6 @@ description and default. `make env-example` runs it; tests/test_deploy.py fails 
     python deploy/env_example.py > deploy/.env.example
 """
 
-import importlib
 import json
 import sys
 import textwrap
@@ -13,12 +12,11 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from service_settings import SERVICES, settings_class  # noqa: E402
 
 from services.common.settings import ServiceSettings  # noqa: E402
-
-SERVICES = ("asr", "voice", "tts", "catalog", "voicechat", "webrtc")
 
 HEADER = """\
 # voicefleet configuration for `docker compose` (deploy/docker-compose.yml): copy this file to deploy/.env,
@@ -33,16 +31,6 @@ POSTGRES_PASSWORD=
 # Tag of the images docker compose builds (voicefleet/<service>:<tag>, -gpu for the GPU images).
 # VOICEFLEET_TAG=latest
 """
-
-
-def settings_class(service: str) -> type[ServiceSettings]:
-    module = importlib.import_module(f"services.{service}.settings")
-    (cls,) = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type) and issubclass(value, ServiceSettings) and value is not ServiceSettings
-    ]
-    return cls
 
 
 def default_text(field: FieldInfo) -> str:

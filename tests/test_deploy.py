@@ -17,9 +17,9 @@ from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "deploy"))
 import env_example  # noqa: E402
+from service_settings import SERVICES, settings_class  # noqa: E402
 
 DEPLOY = REPO / "deploy"
-SERVICES = env_example.SERVICES
 GPU_SERVICES = ("asr", "tts", "voice")
 DOCKERFILES = sorted((DEPLOY / "docker").glob("*.Dockerfile"))
 
@@ -78,7 +78,7 @@ def stage(text: str, name: str) -> str:
 
 
 def settings_variables(service: str) -> set[str]:
-    return {name.upper() for name in env_example.settings_class(service).model_fields}
+    return {name.upper() for name in settings_class(service).model_fields}
 
 
 def test_compose_files_follow_the_compose_specification(compose: dict, compose_schema: dict) -> None:

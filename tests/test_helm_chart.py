@@ -5,10 +5,10 @@ classes, gateway/ files, health endpoints. Nothing here starts a service or need
 
 import base64
 import copy
-import importlib
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,16 +24,9 @@ CHART = REPO / "deploy" / "k8s" / "voicefleet"
 K8S_VERSION = "1.33.0"
 RELEASE, NAMESPACE = "vf", "voice"
 PREFIX = f"{RELEASE}-voicefleet"
+sys.path.insert(0, str(REPO / "deploy"))
+from service_settings import SERVICES, settings_class  # noqa: E402
 
-# The settings class of every service, as services/<service>/settings.py names it.
-SETTINGS = {
-    "asr": ("services.asr.settings", "AsrSettings"),
-    "voice": ("services.voice.settings", "VoiceSettings"),
-    "tts": ("services.tts.settings", "TtsSettings"),
-    "catalog": ("services.catalog.settings", "CatalogSettings"),
-    "voicechat": ("services.voicechat.settings", "VoicechatSettings"),
-    "webrtc": ("services.webrtc.settings", "WebrtcSettings"),
-}
 # GPU-capable services and the device settings the GPU switch must set to cuda.
 GPU_DEVICES = {
     "asr": {"ASR_DEVICE"},
@@ -239,11 +232,6 @@ def env_text(value: object) -> str:
     return str(value)
 
 
-def settings_class(service: str) -> type:
-    module, name = SETTINGS[service]
-    return getattr(importlib.import_module(module), name)
-
-
 def setting_names(service: str) -> set[str]:
     return {name.upper() for name in settings_class(service).model_fields}
 
@@ -289,7 +277,7 @@ class Rendered:
         return {
             d["metadata"]["labels"]["app.kubernetes.io/component"]: d
             for d in self.of("Deployment")
-            if d["metadata"]["labels"]["app.kubernetes.io/component"] in SETTINGS
+            if d["metadata"]["labels"]["app.kubernetes.io/component"] in SERVICES
         }
 
     def configmap_env(self, component: str) -> dict[str, str]:
@@ -398,7 +386,7 @@ def test_the_traefik_schema_catches_mistakes(rendered):
 def test_every_service_is_deployed_with_probes_resources_and_non_root(variant):
     _, out = variant
     deployments = out.service_deployments()
-    assert set(deployments) == set(SETTINGS)
+    assert set(deployments) == set(SERVICES)
     for service, deployment in deployments.items():
         c = container(deployment)
         assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
@@ -498,11 +486,13 @@ def test_webrtc_announces_its_pod_address(variant):
 def test_configmaps_hold_only_settings_of_their_service(variant, monkeypatch):
     """Every name is a field of the service's settings class, and the class accepts every value."""
     name, out = variant
-    for service in SETTINGS:
+    for service in SERVICES:
         env = out.configmap_env(service)
         assert env, service
         unknown = set(env) - setting_names(service)
-        assert not unknown, f"{name}: {service} ConfigMap has {sorted(unknown)}, not in {SETTINGS[service][1]}"
+        assert not unknown, (
+            f"{name}: {service} ConfigMap has {sorted(unknown)}, not in {settings_class(service).__name__}"
+        )
         for key in setting_names(service):
             monkeypatch.delenv(key, raising=False)
         for key, value in env.items():
@@ -530,7 +520,7 @@ def test_secret_env_and_pod_env_are_settings(variant):
 def test_values_env_defaults_are_the_settings_defaults(chart, monkeypatch):
     """values.yaml shows settings at their real defaults: a changed default in the code fails here."""
     values = chart.values
-    for service in SETTINGS:
+    for service in SERVICES:
         cls = settings_class(service)
         given = {**values["commonEnv"], **values["services"][service]["env"]}
         for key in setting_names(service):
@@ -600,7 +590,7 @@ def test_existing_secret_is_used_and_none_is_made(rendered):
 def test_links_point_at_rendered_services(variant):
     _, out = variant
     services = out.names("Service")
-    for service in SETTINGS:
+    for service in SERVICES:
         for key, value in out.configmap_env(service).items():
             if key.endswith("_URL") and value.startswith(("http://", "ws://")):
                 url = urlsplit(value)
@@ -645,7 +635,7 @@ def test_gateway_runs_the_gateway_config_against_the_services(rendered):
     assert {"mountPath": "/gateway", "name": "config", "readOnly": True} in c["volumeMounts"]
     env = {e["name"]: e["value"] for e in c["env"]}
     assert set(env) <= dynamic_yml_env()
-    assert {f"{s.upper()}_URL" for s in SETTINGS} <= set(env)
+    assert {f"{s.upper()}_URL" for s in SERVICES} <= set(env)
     for key, value in env.items():
         if key.endswith("_URL"):
             assert urlsplit(value).hostname in out.names("Service"), key

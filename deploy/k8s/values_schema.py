@@ -8,7 +8,6 @@ reject a misspelt or removed setting. Secrets are left out of every `env` (they 
 are the settings the chart sets itself. tests/test_helm_chart.py fails when the file is not what this writes.
 """
 
-import importlib
 import json
 import re
 import sys
@@ -20,30 +19,20 @@ import annotated_types
 from pydantic.fields import FieldInfo
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+
+from service_settings import SERVICES, settings_class  # noqa: E402
+
+from services.common.settings import ServiceSettings  # noqa: E402
+
 CHART = ROOT / "deploy" / "k8s" / "voicefleet"
 SCHEMA_FILE = CHART / "values.schema.json"
 
-# service → (module, settings class)
-SETTINGS = {
-    "asr": ("services.asr.settings", "AsrSettings"),
-    "voice": ("services.voice.settings", "VoiceSettings"),
-    "tts": ("services.tts.settings", "TtsSettings"),
-    "catalog": ("services.catalog.settings", "CatalogSettings"),
-    "voicechat": ("services.voicechat.settings", "VoicechatSettings"),
-    "webrtc": ("services.webrtc.settings", "WebrtcSettings"),
-}
-COMMON = ("services.common.settings", "ServiceSettings")
 # Only ever read from the Secret (secretEnv); every SecretStr setting must be one of them.
 SECRET_ENV = ("DATABASE_URL", "REDIS_URL", "LLM_API_KEY", "ICE_SERVERS", "HF_TOKEN")
 # Set by the chart: the volumes' mount points, and webrtc's own address (the pod IP).
 CHART_ENV = ("DATA_DIR", "MODEL_CACHE_DIR", "REPLICA_URL")
 LOCAL_LLM = ROOT / "deploy" / "local_llm.py"
-
-
-def settings_class(module: str, name: str) -> type:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    return getattr(importlib.import_module(module), name)
 
 
 def local_llm_env() -> list[str]:
@@ -235,7 +224,7 @@ def service_schema(service: str, env: dict, names: list[str], secret: list[str],
     link = {
         "type": "object",
         "properties": {
-            "service": {"enum": [*SETTINGS, "llm"]},
+            "service": {"enum": [*SERVICES, "llm"]},
             "scheme": {"enum": ["http", "https", "ws", "wss"]},
             "path": {"type": "string"},
         },
@@ -311,9 +300,9 @@ def service_schema(service: str, env: dict, names: list[str], secret: list[str],
 
 def build() -> dict:
     services = {}
-    common_fields = env_fields(settings_class(*COMMON))
-    for service, (module, name) in SETTINGS.items():
-        cls = settings_class(module, name)
+    common_fields = env_fields(ServiceSettings)
+    for service in SERVICES:
+        cls = settings_class(service)
         fields = env_fields(cls)
         every = {n.upper() for n in cls.model_fields}
         secret = [n for n in SECRET_ENV if n in every]
