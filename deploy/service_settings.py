@@ -23,3 +23,8 @@ def settings_class(service: str) -> type[ServiceSettings]:
         if isinstance(value, type) and issubclass(value, ServiceSettings) and value is not ServiceSettings
     ]
     return cls
+
+
+def setting_names(service: str) -> set[str]:
+    """The environment variables the service's settings class reads."""
+    return {name.upper() for name in settings_class(service).model_fields}

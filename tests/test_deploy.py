@@ -17,7 +17,7 @@ from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "deploy"))
 import env_example  # noqa: E402
-from service_settings import SERVICES, settings_class  # noqa: E402
+from service_settings import SERVICES, setting_names  # noqa: E402
 
 DEPLOY = REPO / "deploy"
 GPU_SERVICES = ("asr", "tts", "voice")
@@ -77,10 +77,6 @@ def stage(text: str, name: str) -> str:
     return match.group(1)
 
 
-def settings_variables(service: str) -> set[str]:
-    return {name.upper() for name in settings_class(service).model_fields}
-
-
 def test_compose_files_follow_the_compose_specification(compose: dict, compose_schema: dict) -> None:
     jsonschema.validate(compose, compose_schema)
     cpu = merge(compose, load_compose("docker-compose.cpu.yml"))
@@ -126,7 +122,7 @@ def test_service_command_port_and_environment_agree(service: str, compose: dict)
     gateway = (REPO / "gateway" / "dynamic.yml").read_text()
     assert f'(env "{port_variable}_PORT" | default "{local_port}")' in gateway
     environment = set(compose["services"][service].get("environment", {}))
-    unknown = environment - settings_variables(service)
+    unknown = environment - setting_names(service)
     assert not unknown, f"{service} does not read {sorted(unknown)}"
 
 
@@ -135,7 +131,7 @@ def test_every_variable_is_documented_in_env_example(compose: dict) -> None:
     assert example == env_example.render(), "deploy/.env.example is stale: run `make env-example`"
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.M))
     for service in SERVICES:
-        assert settings_variables(service) <= documented
+        assert setting_names(service) <= documented
     interpolated = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (DEPLOY / "docker-compose.yml").read_text()))
     assert interpolated <= documented, sorted(interpolated - documented)
 

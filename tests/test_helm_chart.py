@@ -25,7 +25,7 @@ K8S_VERSION = "1.33.0"
 RELEASE, NAMESPACE = "vf", "voice"
 PREFIX = f"{RELEASE}-voicefleet"
 sys.path.insert(0, str(REPO / "deploy"))
-from service_settings import SERVICES, settings_class  # noqa: E402
+from service_settings import SERVICES, setting_names, settings_class  # noqa: E402
 
 # GPU-capable services and the device settings the GPU switch must set to cuda.
 GPU_DEVICES = {
@@ -230,10 +230,6 @@ def env_text(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)
-
-
-def setting_names(service: str) -> set[str]:
-    return {name.upper() for name in settings_class(service).model_fields}
 
 
 def local_llm_env() -> set[str]:

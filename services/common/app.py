@@ -36,13 +36,16 @@ def create_app(
     `readiness` reports whether the service's models are loaded (and details for `/readyz`).
     """
     configure_logging(service, settings.log_level, settings.log_json)
-    limits = ClientLimits(service, settings.rate_limit_per_minute, settings.max_client_sessions, settings.redis_url)
+    limits = None
+    if settings.rate_limit_per_minute or settings.max_client_sessions:
+        limits = ClientLimits(service, settings.rate_limit_per_minute, settings.max_client_sessions, settings.redis_url)
 
     @asynccontextmanager
     async def lifespan_then_close_limits(app: FastAPI) -> AsyncIterator[None]:
         async with lifespan(app):
             yield
-        await limits.counters.close()
+        if limits is not None:
+            await limits.counters.close()
 
     app = FastAPI(
         title=f"voicefleet {service}",
@@ -51,7 +54,7 @@ def create_app(
         max_body_size=settings.max_upload_mb * 1024 * 1024,
     )
     app.state.settings = settings
-    if limits.rate_per_minute or limits.max_sessions:
+    if limits is not None:
         app.add_middleware(ClientLimitsMiddleware, limits=limits)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)

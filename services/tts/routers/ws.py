@@ -9,7 +9,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from services.common.errors import ApiError
-from services.tts.catalog_client import CatalogUnavailable, UnknownReference
+from services.tts.catalog_client import UnknownReference
 from services.tts.protocol import TtsRequest, end_event, error_event
 from services.tts.service import SynthesisError, TtsService
 
@@ -36,9 +36,9 @@ async def serve_one(ws: WebSocket, tts: TtsService, raw: str) -> None:
         await ws.send_json(error_event('messages must be JSON objects like {"target_text": "..."}'))
     except ValidationError as exc:
         await ws.send_json(error_event(describe(exc)))
-    except (SynthesisError, UnknownReference, CatalogUnavailable) as exc:
+    except (SynthesisError, UnknownReference) as exc:
         await ws.send_json(error_event(str(exc)))
-    except ApiError as exc:  # engine not loaded (503), pool full
+    except ApiError as exc:  # engine not loaded, pool full, catalog unreachable (503)
         await ws.send_json(error_event(exc.message))
 
 
