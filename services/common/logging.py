@@ -15,8 +15,23 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
-    """Configure the root logger once per process; uvicorn's loggers propagate to it."""
+class _HealthProbeFilter(logging.Filter):
+    """Drops uvicorn's access lines for /healthz and /readyz: the gateway and Kubernetes probe every few
+    seconds, and those lines would otherwise be most of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            return args[2].partition("?")[0] not in HEALTH_PROBE_PATHS
+        return True
+
+
+HEALTH_PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def configure_logging(service: str, level: str = "INFO", json: bool = True, health_probes: bool = False) -> None:
+    """Configure the root logger once per process; uvicorn's loggers propagate to it. Access lines of
+    health probes are dropped unless `health_probes`."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
     if json:
@@ -37,3 +52,5 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [] if health_probes else [_HealthProbeFilter()]

@@ -14,6 +14,9 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Emit one JSON object per log line (false: plain text).")
+    log_health_probes: bool = Field(
+        False, description="Log an access line for every /healthz and /readyz request (probes run every few seconds)."
+    )
     data_dir: Path = Field(Path("data"), description="Directory for persistent service data.")
     model_cache_dir: Path = Field(
         Path.home() / ".cache" / "voicefleet",

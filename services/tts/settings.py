@@ -24,7 +24,11 @@ class TtsSettings(ServiceSettings):
     tts_queue_size: int = Field(32, ge=0, description="Sentences that may wait; past it requests get a busy error.")
     tts_threads: int = Field(1, ge=1, description="onnxruntime threads per synthesis (Piper, Kokoro).")
     tts_idle_timeout_s: float = Field(300.0, gt=0, description="A /ws/tts connection idle this long is closed.")
-    espeak_binary: str = Field("espeak-ng", description="The espeak-ng executable (Debian package `espeak-ng`).")
+    espeak_binary: str = Field(
+        "espeak-ng",
+        description="The espeak-ng program, used when it is on PATH (Debian package `espeak-ng`); otherwise "
+        "libespeak-ng from the espeakng-loader wheel runs in process.",
+    )
     f5tts_model: Path | None = Field(
         None,
         description="F5-TTS checkpoint (.safetensors/.pt) for voice cloning speakers; unset: those speakers "

@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 import websockets
 
 RECONNECT_BACKOFF_S = 2.0
+CLOSE_TIMEOUT_S = 2.0  # an ASR that does not answer the close handshake is disconnected after this long
 
 
 class AsrError(RuntimeError):
@@ -32,7 +33,7 @@ class AsrClient:
 
     async def connect(self) -> None:
         try:
-            self._ws = await websockets.connect(self.url, open_timeout=5)
+            self._ws = await websockets.connect(self.url, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S)
         except (OSError, websockets.WebSocketException, TimeoutError) as exc:
             self._retry_at = time.monotonic() + RECONNECT_BACKOFF_S
             raise AsrError(f"ASR is unreachable: {exc}") from exc

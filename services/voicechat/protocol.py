@@ -9,6 +9,16 @@ from services.common.wire import ProtocolError, decode_pcm, parse_json_object
 
 LANGUAGES = ("vi", "en", "fr", "ja", "ko", "zh", "ru")
 Language = Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"]
+# How the system prompt names the conversation's language (the `{language}` of LANGUAGE_PROMPT).
+LANGUAGE_NAMES = {
+    "vi": "Vietnamese (tiếng Việt)",
+    "en": "English",
+    "fr": "French (français)",
+    "ja": "Japanese (日本語)",
+    "ko": "Korean (한국어)",
+    "zh": "Mandarin Chinese (中文)",
+    "ru": "Russian (русский)",
+}
 MAX_AUDIO_CHUNK_BYTES = 32_000 * 2  # 2 s of 16 kHz int16 per message
 
 

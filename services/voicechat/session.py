@@ -15,6 +15,7 @@ from services.voicechat.llm import Llm
 from services.voicechat.outbox import Outbox
 from services.voicechat.profile_prompt import render
 from services.voicechat.protocol import (
+    LANGUAGE_NAMES,
     Audio,
     Config,
     End,
@@ -77,7 +78,7 @@ class Session:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(receiver, *tasks, return_exceptions=True)
-            await self.tts.reset()
+            await self.tts.close()
             await self.asr.close()
 
     async def send(self, item: dict) -> None:
@@ -183,6 +184,9 @@ class Session:
 
     def _messages(self, user_text: str) -> list[dict[str, str]]:
         system = self.settings.system_prompt
+        if self.settings.language_prompt:
+            language = LANGUAGE_NAMES[self.config.language]
+            system = f"{system} {self.settings.language_prompt.format(language=language)}"
         if self.config.user_system_prompt:
             system = f"{system}\n\n{self.config.user_system_prompt}"
         if self.voice_profile and self.settings.ssap_prompt_template:

@@ -25,8 +25,13 @@ class VoicechatSettings(ServiceSettings):
         "anything else is refused with an error event.",
     )
     system_prompt: str = Field(
-        "You are a helpful voice assistant. Answer briefly, in one or two short sentences, in the user's language.",
+        "You are a helpful voice assistant. Answer briefly, in one or two short sentences.",
         description="System prompt of every conversation (a client's `user_system_prompt` is appended).",
+    )
+    language_prompt: str = Field(
+        "The user speaks {language}. Always answer in {language}.",
+        description="Joins the system prompt with the session's `language` named in {language} "
+        "(e.g. `Vietnamese (tiếng Việt)`). Empty: nothing is added.",
     )
     ssap_prompt_template: str = Field(
         "An automatic estimate from the user's voice, which may be wrong: {profile}. "
@@ -51,6 +56,15 @@ class VoicechatSettings(ServiceSettings):
     )
     barge_in_min_ms: int = Field(200, ge=50, description="Speech this long while the agent speaks interrupts it.")
     barge_in_volume: float = Field(0.02, ge=0, le=1, description="RMS a 20 ms frame needs to count as speech.")
+
+    @field_validator("language_prompt")
+    @classmethod
+    def _language_placeholder(cls, template: str) -> str:
+        try:
+            template.format(language="English")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"language_prompt may use only the placeholder {{language}}: {exc}") from None
+        return template
 
     @field_validator("ssap_prompt_template")
     @classmethod

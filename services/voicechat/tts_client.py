@@ -1,9 +1,14 @@
 """The TTS service's /ws/tts, one connection per session, reopened after an interruption."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import websockets
+
+# A dropped connection's close handshake runs in the background and gives up after this long: the TTS may
+# still be writing the old request's frames, which nobody reads any more.
+CLOSE_TIMEOUT_S = 2.0
 
 
 class TtsError(RuntimeError):
@@ -15,11 +20,14 @@ class TtsClient:
         self.url = url
         self._ws: websockets.ClientConnection | None = None
         self.last_speaker_id: str | None = None  # the speaker the TTS service resolved for the last request
+        self._closing: set[asyncio.Task] = set()
 
     async def _connection(self) -> websockets.ClientConnection:
         if self._ws is None:
             try:
-                self._ws = await websockets.connect(self.url, open_timeout=5, max_size=2**22)
+                self._ws = await websockets.connect(
+                    self.url, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S, max_size=2**22
+                )
             except (OSError, websockets.WebSocketException, TimeoutError) as exc:
                 raise TtsError(f"TTS is unreachable at {self.url}: {exc}") from exc
         return self._ws
@@ -51,7 +59,17 @@ class TtsClient:
             raise TtsError(f"TTS connection lost: {exc}") from exc
 
     async def reset(self) -> None:
-        """Drop the connection (after an interruption the old request's frames must not arrive)."""
+        """Drop the connection (after an interruption the old request's frames must not arrive) without
+        waiting for its close handshake: the TTS may be blocked writing frames of the old request, and
+        waiting would hold up a barge-in or the end of the session."""
         ws, self._ws = self._ws, None
         if ws is not None:
-            await ws.close()
+            task = asyncio.create_task(ws.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        """Drop the connection and wait (bounded) for every close handshake still running."""
+        await self.reset()
+        if self._closing:
+            await asyncio.wait(self._closing, timeout=CLOSE_TIMEOUT_S + 1)

@@ -29,7 +29,7 @@ class OrchestratorLink:
     async def open(self, config: dict[str, object]) -> None:
         """Connect, configure the session and wait for `ready`."""
         try:
-            self._ws = await websockets.connect(self.url, open_timeout=5, max_size=2**22)
+            self._ws = await websockets.connect(self.url, open_timeout=5, close_timeout=3, max_size=2**22)
             await self._ws.send(json.dumps({"type": "config", **config}))
             event = json.loads(await asyncio.wait_for(self._ws.recv(), READY_TIMEOUT_S))
         except (OSError, websockets.WebSocketException, TimeoutError) as exc:

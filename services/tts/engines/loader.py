@@ -9,9 +9,9 @@ from services.tts.settings import TtsSettings
 
 def loaders(settings: TtsSettings) -> dict[str, Callable[[], TtsEngine]]:
     def espeak() -> TtsEngine:
-        from services.tts.engines.espeak_engine import EspeakEngine
+        from services.tts.engines.espeak_engine import load_espeak
 
-        return EspeakEngine(settings.espeak_binary)
+        return load_espeak(settings.espeak_binary)
 
     def piper() -> TtsEngine:
         from services.tts.engines.piper_engine import PiperEngine

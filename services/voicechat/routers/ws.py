@@ -70,5 +70,5 @@ async def voice_chat(ws: WebSocket) -> None:
         await session.run()
     finally:
         await llm.close()
-        with contextlib.suppress(RuntimeError):  # already closed by the client
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # already closed by the client
             await ws.close()
