@@ -80,6 +80,8 @@ bench: install $(ANTISPOOF_EXPORT)
 	$(BIN)/python bench/ssap.py
 	$(BIN)/python bench/service_memory.py
 	$(BIN)/python bench/limits.py
+	$(BIN)/python bench/llm.py
+	$(BIN)/python bench/fleet_restart.py
 
 # deploy/.env.example and the Helm chart's values.schema.json document every setting; regenerate both after
 # changing a settings class (tests/test_deploy.py and tests/test_helm_chart.py fail until then).

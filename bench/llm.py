@@ -22,6 +22,7 @@ installed with `[server]` into a venv of its own.
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from deploy.local_llm import model_path
+from deploy.local_llm import chat_format_args, model_path
 from services.voicechat.protocol import LANGUAGE_NAMES
 from services.voicechat.settings import VoicechatSettings
 
@@ -118,9 +119,9 @@ def system_prompt(language: str) -> str:
     return f"{settings.system_prompt} {settings.language_prompt.format(language=LANGUAGE_NAMES[language])}"
 
 
-def start_server(python: str, gguf: Path) -> subprocess.Popen:
+def start_server(python: str, model: str, gguf: Path) -> subprocess.Popen:
     args = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "bench", "--host", "127.0.0.1"]
-    args += ["--port", str(PORT), "--n_ctx", "2048", "--n_threads", "2"]
+    args += ["--port", str(PORT), "--n_ctx", "2048", "--n_threads", "2", *chat_format_args(model)]
     env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -162,15 +163,24 @@ def ask(client: httpx.Client, language: str, prompt: str) -> dict:
     return {"language": language, "prompt": prompt, "reply": text.strip(), "first_token_s": first, "tok_s": decode}
 
 
-def run_pair(python: str, gguf: Path) -> list[dict]:
-    proc = start_server(python, gguf)
+class RuntimeCrashed(RuntimeError):
+    pass
+
+
+def run_pair(python: str, model: str, gguf: Path) -> list[dict]:
+    proc = start_server(python, model, gguf)
     try:
         with httpx.Client(timeout=120) as client:
             ask(client, "en", "Hi!")  # warm-up
             return [ask(client, language, prompt) for language, prompts in PROMPTS.items() for prompt in prompts]
+    except httpx.HTTPError as exc:
+        code = proc.wait(10)
+        signal_name = f" ({signal.Signals(-code).name})" if code is not None and code < 0 else ""
+        raise RuntimeCrashed(f"the server died on its first completion: exit {code}{signal_name}") from exc
     finally:
-        proc.terminate()
-        proc.wait(30)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(30)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -204,10 +214,22 @@ def main() -> None:
     runtimes = dict(item.split("=", 1) for item in args.runtime) or {"installed": sys.executable}
     models = available_models()
     results: dict[tuple[str, str], list[dict]] = {}
+    crashed: dict[str, str] = {}
     for model, gguf in models.items():
         for label, python in runtimes.items():
-            results[(label, model)] = run_pair(python, gguf)
+            if label in crashed:
+                continue
+            try:
+                results[(label, model)] = run_pair(python, model, gguf)
+            except RuntimeCrashed as exc:
+                crashed[label] = str(exc)
+                print(f"{label}: {exc}")
+    runtimes = {label: python for label, python in runtimes.items() if label not in crashed}
+    if not runtimes:
+        raise SystemExit("every runtime crashed")
 
+    for label, reason in crashed.items():
+        print(f"\n{label}: {reason}")
     print("\nruntime × model: first token p50 / p95 (s), decode tokens/s p50, ratio to the first runtime")
     for model in models:
         base = summary(results[(next(iter(runtimes)), model)])

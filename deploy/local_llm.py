@@ -50,6 +50,11 @@ def model_path(model: str) -> Path:
     return path
 
 
+def chat_format_args(model: str) -> list[str]:
+    """Gemma 3 270M is the base model and its GGUF carries no chat template: use llama.cpp's Gemma turns."""
+    return ["--chat_format", "gemma"] if model == "gemma3-270m" else []
+
+
 def main() -> None:
     model = os.environ.get("LOCAL_LLM_MODEL", DEFAULT_MODEL)
     gguf = model_path(model)
@@ -60,7 +65,7 @@ def main() -> None:
     env = {**os.environ, "HOST": host, "PORT": port}
     args = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias]
     args += ["--host", host, "--port", port, "--n_ctx", "2048"]
-    args += ["--n_threads", os.environ.get("LOCAL_LLM_THREADS", "2")]
+    args += ["--n_threads", os.environ.get("LOCAL_LLM_THREADS", "2"), *chat_format_args(model)]
     os.execve(sys.executable, args, env)
 
 

@@ -15,7 +15,7 @@ import soxr
 import websockets
 
 from tests.audio_files import read_mono
-from tests.conftest import DATA, DEAD_WS_URLS, FORGETFUL_ASR_URL, SCRIPTED_LLM_URL
+from tests.conftest import DATA, DEAD_WS_URLS, FORGETFUL_ASR_URL, READY_URLS, SCRIPTED_LLM_URL
 from tests.scripted_llm import ScriptedLlm, scripted_llm_server
 
 pytestmark = pytest.mark.fleet
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.fleet
 CHAT = "ws://127.0.0.1:8124/ws/voice-chat"
 BRIDGE = "ws://127.0.0.1:8125/ws/voice-chat"
 CHUNK = 1600  # 100 ms of 16 kHz audio
+# Every service's /readyz, Traefik's ping, the local LLM, and each public port of the gateway.
+FLEET_HEALTH_URLS = [*READY_URLS, "http://127.0.0.1:8124/ice-servers", "http://127.0.0.1:8005/api/speakers"]
 
 
 @pytest.fixture(scope="module")
@@ -252,15 +254,25 @@ async def test_an_asr_stream_closed_while_the_user_types_is_reopened_by_speech(l
         await ws.close()
 
 
-async def test_default_llm_is_the_local_llama_cpp_server(fleet: str) -> None:
-    async with websockets.connect(CHAT, max_size=2**22) as ws:
-        await ws.send(json.dumps({"type": "config", "language": "en"}))  # no llm_base_url: the fleet's default
+@pytest.mark.parametrize(
+    ("language", "prompt"), [("en", "Say hello in one short sentence."), ("vi", "Xin chào! Bạn khỏe không?")]
+)
+async def test_default_llm_is_the_local_llama_cpp_server(fleet: str, language: str, prompt: str) -> None:
+    """A real turn through the fleet's own LLM (built portable by `make install`); afterwards every port
+    of the fleet still answers (a crashing LLM once took them all down)."""
+    async with websockets.connect(CHAT, max_size=2**22, max_queue=None) as ws:
+        await ws.send(json.dumps({"type": "config", "language": language}))  # no llm_base_url: the default
         assert json.loads(await ws.recv()) == {"type": "ready"}
-        await ws.send(json.dumps({"type": "text_input", "text": "Say hello in one short sentence."}))
+        await ws.send(json.dumps({"type": "text_input", "text": prompt}))
         received = await until(ws, "agent_end", within_s=60)
     assert "error" not in events(received), received
     assert len(agent_text(received).split()) >= 2
     assert any(isinstance(i, bytes) for i in received)
+    async with httpx.AsyncClient(timeout=5) as client:
+        for url in FLEET_HEALTH_URLS:
+            assert (await client.get(url)).status_code == 200, f"{url} is down after a default-LLM turn"
+        # The bridge port routes only the WebSocket; a plain GET reaching voicechat proves the route is up.
+        assert (await client.get("http://127.0.0.1:8125/ws/voice-chat")).status_code < 500
 
 
 async def test_tts_output_as_the_users_voice(llm: ScriptedLlm) -> None:
