@@ -28,6 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import espeakng_loader
 from sklearn.linear_model import LogisticRegression
 
 from services.common.audio import decode_audio
@@ -40,7 +41,11 @@ from tests.text import SENTENCES
 
 warnings.filterwarnings("ignore")
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
-ESPEAK_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
+# The Debian package's variants when it is installed (the engine then runs that program), else the wheel's.
+DEBIAN_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
+ESPEAK_VARIANT_DIR = (
+    DEBIAN_VARIANT_DIR if DEBIAN_VARIANT_DIR.is_dir() else Path(espeakng_loader.get_data_path()) / "voices" / "!v"
+)
 TRAIN_SENTENCES = {
     **SENTENCES,
     "en": "Please call Stella and ask her to bring these things with her from the store.",

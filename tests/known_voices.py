@@ -2,12 +2,13 @@
 (male), Kokoro `jf_*` (female) and `jm_*` (male), and espeak-ng's `+m*` / `+f*` variants in the
 seven TTS languages. Synthesised by the TTS service's own engines, returned as WAV files."""
 
-import subprocess
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from services.common.audio import to_pcm16, wav_bytes
 from services.tts.engines.base import Voice
+from services.tts.engines.espeak_engine import EspeakLibraryEngine, EspeakProgramEngine, load_espeak
 from services.tts.engines.kokoro_engine import KokoroEngine
 from services.tts.engines.piper_engine import JOE, PiperEngine
 from tests.text import SENTENCES
@@ -31,10 +32,16 @@ def _wav(audio, rate: int) -> bytes:
     return wav_bytes(to_pcm16(audio), rate)
 
 
+@functools.cache
+def _espeak() -> "EspeakLibraryEngine | EspeakProgramEngine":
+    return load_espeak("espeak-ng")
+
+
 def espeak_wav(voice: str, text: str) -> bytes:
-    """espeak-ng's WAV for `text` in `voice` (e.g. `fr-fr+f2`; the TTS service only offers base voices)."""
-    command = ["espeak-ng", "-v", voice, "--stdout", "--stdin"]
-    return subprocess.run(command, input=text.encode(), capture_output=True, check=True, timeout=30).stdout
+    """espeak-ng's WAV for `text` in `voice` (e.g. `fr+f2`; the TTS service only offers base voices), from
+    the TTS service's own espeak-ng engine (the program when installed, else the bundled library)."""
+    engine = _espeak()
+    return _wav(engine.synthesize(text, Voice("espeak", voice, "")), engine.sample_rate)
 
 
 def espeak_voices(variants: dict[str, str] = ESPEAK_VARIANTS) -> Iterator[KnownVoice]:

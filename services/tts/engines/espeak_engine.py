@@ -69,7 +69,9 @@ class EspeakProgramEngine:
         self._binary = path
         self.description = f"espeak-ng program {path}"
         listed = subprocess.run([path, "--voices"], capture_output=True, text=True, timeout=TIMEOUT_S, check=True)
-        self.voices = frozenset(line.split()[1] for line in listed.stdout.splitlines()[1:] if line.split())
+        # Columns: Pty Language Age/Gender VoiceName File …; a voice is named by its language or its file.
+        rows = [line.split() for line in listed.stdout.splitlines()[1:] if len(line.split()) >= 5]
+        self.voices = frozenset(name for row in rows for name in (row[1], row[4].rsplit("/", 1)[-1]))
 
     def synthesize(self, sentence: str, voice: Voice) -> np.ndarray:
         if voice.voice.split("+")[0] not in self.voices:
@@ -118,9 +120,10 @@ class EspeakLibraryEngine:
         self.sample_rate = rate
         self._callback = _SYNTH_CALLBACK(self._collect)  # kept referenced for the library's lifetime
         self._lib.espeak_SetSynthCallback(self._callback)
-        self.voices = frozenset(self._list_languages())
+        self.voices = frozenset(self._list_voices())
 
-    def _list_languages(self) -> list[str]:
+    def _list_voices(self) -> list[str]:
+        """Each voice's first language (`fr-fr`) and file name (`fr`), as the program accepts for -v."""
         names = []
         voices = self._lib.espeak_ListVoices(None)
         for index in range(10_000):
@@ -128,8 +131,9 @@ class EspeakLibraryEngine:
             if not voice:
                 break
             languages = ctypes.cast(voice.contents.languages, ctypes.c_char_p).value or b""
-            names.append(languages[1:].decode())  # the first language, past its priority byte
-        return names
+            names.append(languages[1:].decode())  # past the priority byte
+            names.append((voice.contents.identifier or b"").decode().rsplit("/", 1)[-1])
+        return [name for name in names if name]
 
     def _collect(self, samples, count: int, _events) -> int:
         if count > 0:
