@@ -1,12 +1,17 @@
 """End-of-turn latency of WS /ws/transcribe/vad, streaming real speech at real-time pace.
 
-Usage: .venv/bin/python bench/stream_latency.py [--streams 1 4] [--rounds 2] [--silence-ms 300]
+Usage: .venv/bin/python bench/stream_latency.py [--streams 1 4] [--rounds 2] [--levels normal -30 -40 -48]
 
 Each stream sends the English clips one after another (100 ms chunks, real-time pace) with
 1.5 s of silence after each. Per turn it measures the time from the moment the last speech sample
 (found with Silero VAD, no padding) is spoken — on a microphone's clock, where a 100 ms chunk
 leaves once it is recorded — to the arrival of the final: silence_ms included, reported raw next
 to it. Also time to first partial (from the first speech) and the WER of the finals.
+
+`--levels` replays the clips scaled to those RMS levels (dBFS of the voiced audio; `normal` as recorded)
+and prints, per level, the finals' WER against the references next to the raw engine's (faster-whisper,
+beam 5, no VAD, on the original clip) and the finals' word recall against the raw engine's words: what
+the stream lost that the engine hears.
 """
 
 import argparse
@@ -36,6 +41,28 @@ RATE, CHUNK = 16_000, 1_600
 GAP_S = 1.5
 
 
+def at_level(audio: np.ndarray, dbfs: float | None) -> np.ndarray:
+    if dbfs is None:
+        return audio
+    windows = audio[: audio.size // 512 * 512].reshape(-1, 512)
+    levels = np.sqrt((windows**2).mean(axis=1))
+    voiced = windows[levels > 0.1 * levels.max()]
+    return (audio * (10 ** (dbfs / 20) / np.sqrt((voiced**2).mean()))).astype(np.float32)
+
+
+def raw_engine_texts(clips) -> list[str]:
+    """The raw engine on each original clip: faster-whisper, the same model, beam 5, no VAD."""
+    from services.asr.models import load_asr_model
+    from services.asr.settings import AsrSettings
+
+    model = load_asr_model(AsrSettings())
+    texts = []
+    for _, audio, _ in clips:
+        segments, _ = model.transcribe(audio, language="en", beam_size=5, vad_filter=False)
+        texts.append(normalize(" ".join(segment.text for segment in segments)))
+    return texts
+
+
 def load_clips() -> list[tuple[str, np.ndarray, int]]:
     """(reference, audio, sample index of the last speech sample) per clip."""
     refs = {r.split("\t")[0]: r.split("\t")[6] for r in (DATA / "MANIFEST.tsv").read_text().splitlines()[1:]}
@@ -47,8 +74,9 @@ def load_clips() -> list[tuple[str, np.ndarray, int]]:
     return out
 
 
-async def one_stream(url: str, clips, offset: int, query: str = "") -> dict:
+async def one_stream(url: str, clips, offset: int, query: str = "", dbfs: float | None = None) -> dict:
     order = clips[offset:] + clips[:offset]  # streams start on different clips
+    order = [(ref, at_level(a, dbfs), end) for ref, a, end in order]
     audio = np.concatenate([np.concatenate([a, np.zeros(int(GAP_S * RATE), np.float32)]) for _, a, _ in order])
     ends, position = [], 0
     for _, a, speech_end in order:
@@ -84,6 +112,8 @@ async def one_stream(url: str, clips, offset: int, query: str = "") -> dict:
     hypothesis = normalize(" ".join(text for _, text in finals))
     reference = normalize(" ".join(ref for ref, _, _ in order))
     return {
+        "offset": offset,
+        "hypothesis": hypothesis,
         "latencies": latencies,
         "first_partial": (partials[0] - spoken(0)) if partials else None,
         "wer": jiwer.wer(reference, hypothesis),
@@ -111,13 +141,39 @@ async def run(url: str, streams: int, rounds: int, clips) -> None:
     )
 
 
+async def levels(url: str, clips, names: list[str]) -> None:
+    raw = raw_engine_texts(clips)
+    references = [normalize(ref) for ref, _, _ in clips]
+    raw_wer = jiwer.wer(" ".join(references), " ".join(raw))
+    print(f"raw engine (beam 5, no VAD, original level): WER {raw_wer:.3f}")
+    columns = ["level", "finals WER", "raw engine WER", "recall vs raw engine", "final p50 ms", "final p95 ms"]
+    print("| " + " | ".join([*columns, "first partial ms"]) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for name in names:
+        dbfs = None if name == "normal" else float(name)
+        result = await one_stream(url, clips, 0, dbfs=dbfs)
+        engine_words = " ".join(raw)
+        hits = jiwer.process_words(engine_words, result["hypothesis"]).hits if result["hypothesis"] else 0
+        first = result["first_partial"]
+        print(
+            f"| {name} | {result['wer']:.3f} | {raw_wer:.3f} | {hits / len(engine_words.split()):.3f} | "
+            f"{pct(result['latencies'], 50):.0f} | {pct(result['latencies'], 95):.0f} | "
+            f"{first * 1000 if first is not None else float('nan'):.0f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--levels", nargs="*", default=None, help="normal and/or dBFS values, e.g. normal -30 -48")
     parser.add_argument("--url", default=None, help="use a running gateway instead of starting one")
     args = parser.parse_args()
     clips = load_clips()
+    if args.levels:
+        with running_fleet(args.url) as url:
+            asyncio.run(levels(url.replace("http://", "ws://"), clips, args.levels))
+        return
     with running_fleet(args.url) as url:
         ws_url = url.replace("http://", "ws://")
         print(

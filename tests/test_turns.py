@@ -57,10 +57,36 @@ def test_hysteresis_keeps_a_turn_alive_while_probability_stays_above_the_lower_b
     assert any(isinstance(e, TurnEnded) for e in events)
 
 
-def test_volume_gate_drops_quiet_audio_even_if_vad_fires() -> None:
+def test_volume_gate_keeps_faint_audio_at_the_noise_floor_from_starting_a_turn() -> None:
     detector = TurnDetector(TurnSettings(volume_threshold=0.01))
-    assert run(detector, [(0.99, QUIET, 100)]) == []
+    run(detector, [(0.0, QUIET, 20)])  # 0.64 s of background at 0.001: the stream's noise floor
+    assert run(detector, [(0.99, QUIET, 100)]) == []  # the VAD fires, but nothing is louder than the floor
     assert not detector.in_turn
+
+
+def test_quiet_speech_over_a_quieter_floor_starts_a_turn_below_volume_threshold() -> None:
+    faint_floor, quiet_voice = np.full(WINDOW, 0.0002, np.float32), np.full(WINDOW, 0.003, np.float32)
+    detector = TurnDetector(TurnSettings(volume_threshold=0.01, silence_ms=300))
+    run(detector, [(0.0, faint_floor, 20)])
+    events = run(detector, [(0.95, quiet_voice, 40), (0.0, faint_floor, 10)])  # −50 dBFS speech
+    ended = [e for e in events if isinstance(e, TurnEnded)]
+    assert len(ended) == 1 and ended[0].voiced_s == pytest.approx(40 * WINDOW / 16_000)
+
+
+def test_a_running_turn_is_never_cut_by_the_volume_gate() -> None:
+    detector = TurnDetector(TurnSettings(volume_threshold=0.01, silence_ms=300))
+    run(detector, [(0.0, QUIET, 20), (0.95, LOUD, 20)])
+    # The talker drops to the floor's level while the VAD still hears speech: the turn goes on.
+    events = run(detector, [(0.95, QUIET, 30)])
+    assert detector.in_turn and not any(isinstance(e, TurnEnded) for e in events)
+    ended = [e for e in run(detector, [(0.0, QUIET, 10)]) if isinstance(e, TurnEnded)]
+    assert len(ended) == 1 and ended[0].voiced_s == pytest.approx(50 * WINDOW / 16_000)
+
+
+def test_no_partial_from_under_half_a_second() -> None:
+    detector = TurnDetector(TurnSettings(partial_interval=0.2, min_partial_s=0.5))
+    partials = [e for e in run(detector, [(0.9, LOUD, 40)]) if isinstance(e, PartialDue)]
+    assert partials and min(p.audio.size for p in partials) >= 0.5 * 16_000 - WINDOW
 
 
 def test_short_clicks_do_not_start_a_turn() -> None:

@@ -15,6 +15,7 @@ from services.asr.diarization.base import Diarizer, SpeakerCount, SpeakerTurn
 from services.asr.diarization.loader import load_diarizer
 from services.asr.models import load_asr_model, pick_device
 from services.asr.settings import AsrSettings
+from services.asr.short_context import TurnContext
 from services.asr.streaming.scheduler import DecodeScheduler
 from services.asr.streaming.ssap import VoiceProfiles
 from services.asr.transcriber import Transcriber, Transcription, UtteranceText
@@ -52,8 +53,8 @@ class AsrService:
         self.streams = 0  # open /ws/transcribe/vad connections
         self.voice_profiles = VoiceProfiles(settings.voice_url, settings.ssap_timeout_s)
 
-    def _decode_turn(self, audio: np.ndarray, language: str | None) -> UtteranceText:
-        return self.transcriber().transcribe_utterance(audio, language)
+    def _decode_turn(self, audio: np.ndarray, language: str | None, context: TurnContext | None) -> UtteranceText:
+        return self.transcriber().transcribe_utterance(audio, language, context)
 
     def start_loading(self) -> None:
         threading.Thread(target=self._load_models, name="asr-model-loader", daemon=True).start()

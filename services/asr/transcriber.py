@@ -13,7 +13,7 @@ from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
 from services.asr.dialogues import Word
 from services.asr.settings import AsrSettings
-from services.asr.short_context import decode_short_context
+from services.asr.short_context import CONTEXT_GAP_S, TurnContext, decode_short_context, level_up
 
 SAMPLE_RATE = 16_000
 CLIP_SECONDS = 30.0  # Whisper's window: the longest clip decoded in one pass
@@ -87,24 +87,38 @@ class Transcriber:
         segments = restore_speech_timestamps(segments, speech, SAMPLE_RATE)
         return self._collect(segments, duration, info.language, info.language_probability, batched=False)
 
-    def transcribe_utterance(self, audio: np.ndarray, language: str | None) -> UtteranceText:
+    def transcribe_utterance(
+        self, audio: np.ndarray, language: str | None, context: TurnContext | None = None
+    ) -> UtteranceText:
         """Decode one streamed turn (already cut by VAD): short context first, full window as
-        the fallback."""
+        the fallback. `context` is what came just before, so that a turn cut short by a pause is
+        read in its sentence (see services/asr/short_context.py)."""
         s = self.settings
-        if s.asr_stream_context_pad_s > 0 and audio.size / SAMPLE_RATE + s.asr_stream_context_pad_s < CLIP_SECONDS:
+        lead_s = 0.0 if context is None or context.audio is None else context.audio.size / SAMPLE_RATE + CONTEXT_GAP_S
+        if (
+            s.asr_stream_context_pad_s > 0
+            and lead_s + audio.size / SAMPLE_RATE + s.asr_stream_context_pad_s < CLIP_SECONDS
+        ):
             short = decode_short_context(
-                self.model, audio, language, pad_s=s.asr_stream_context_pad_s, beam_size=s.asr_stream_beam_size
+                self.model,
+                audio,
+                language,
+                pad_s=s.asr_stream_context_pad_s,
+                beam_size=s.asr_stream_beam_size,
+                context=context,
             )
             if short is not None:
-                text, detected, probability, avg_logprob, no_speech_prob = short
-                silent = no_speech_prob > s.asr_no_speech_threshold and avg_logprob < s.asr_log_prob_threshold
-                rounded = None if probability is None else round(probability, 4)
-                return UtteranceText("" if silent else text, detected, rounded)
+                silent = (
+                    short.no_speech_prob > s.asr_no_speech_threshold and short.avg_logprob < s.asr_log_prob_threshold
+                )
+                rounded = None if short.language_probability is None else round(short.language_probability, 4)
+                return UtteranceText("" if silent else short.text, short.language, rounded)
         segments, info = self.model.transcribe(
-            audio,
+            level_up(audio),
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
+            initial_prompt=(context.text if context is not None else None) or None,
             **{**self._decode_options(language), "beam_size": s.asr_stream_beam_size},
         )
         voiced = [seg for seg in segments if not self._is_silence(seg)]

@@ -15,6 +15,7 @@ from enum import IntEnum
 import numpy as np
 from prometheus_client import Counter, Histogram
 
+from services.asr.short_context import TurnContext
 from services.asr.transcriber import UtteranceText
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Priority(IntEnum):
     PARTIAL = 2
 
 
-DecodeFn = Callable[[np.ndarray, str | None], UtteranceText]
+DecodeFn = Callable[[np.ndarray, str | None, TurnContext | None], UtteranceText]
 
 
 @dataclass(eq=False)
@@ -43,6 +44,7 @@ class DecodeJob:
     audio: np.ndarray
     language: str | None
     priority: Priority
+    context: TurnContext | None = None  # what came just before (the previous turn)
     future: "asyncio.Future[UtteranceText]" = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     started: bool = False
     queued_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
@@ -78,8 +80,10 @@ class DecodeScheduler:
                 await task
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def submit(self, audio: np.ndarray, language: str | None, priority: Priority) -> DecodeJob:
-        job = DecodeJob(audio, language, priority)
+    def submit(
+        self, audio: np.ndarray, language: str | None, priority: Priority, context: TurnContext | None = None
+    ) -> DecodeJob:
+        job = DecodeJob(audio, language, priority, context)
         self._push(job)
         return job
 
@@ -122,7 +126,7 @@ class DecodeScheduler:
             STREAM_WAIT.labels(kind).observe(loop.time() - job.queued_at)
             STREAM_DECODES.labels(kind).inc()
             try:
-                result = await loop.run_in_executor(self._executor, self._decode, job.audio, job.language)
+                result = await loop.run_in_executor(self._executor, self._decode, job.audio, job.language, job.context)
             except Exception as exc:  # a failed decode must reach its stream, not kill the worker
                 logger.exception("stream decode failed")
                 if not job.future.done():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from services.asr.short_context import TurnContext, looks_like_a_loop
 from services.asr.streaming.protocol import (
     AudioChunk,
     ConfigUpdate,
@@ -23,7 +24,13 @@ from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector,
 from services.asr.streaming.vad import StreamingVad
 from services.asr.transcriber import UtteranceText
 
+RATE = 16_000
 LANGUAGE_PIN_PROBABILITY = 0.9  # a detection this sure is reused for the rest of the stream
+PARTIAL_LANGUAGE_PROBABILITY = 0.5  # a partial whose language detection is less sure is not shown
+CONTEXT_GAP_S = 3.0  # a turn that starts this soon after the previous one is decoded with it as context:
+CONTEXT_CHARS = 200  # the end of its text as Whisper's prompt,
+SHORT_TURN_S = 1.5  # and, for a turn shorter than this,
+LEAD_AUDIO_S = 2.0  # this much of the end of its audio in front of the turn
 
 
 @dataclass
@@ -60,6 +67,8 @@ class StreamSession:
         self._finals: asyncio.Task[None] | None = None  # chain: finals are sent in turn order
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_partial = ""
+        self._turn_texts: dict[int, tuple[str, bool]] = {}  # recent turns' latest text, and whether it is final
+        self._turn_tails: dict[int, np.ndarray] = {}  # the end of recent turns' audio
         self._sender: asyncio.Task[None] | None = None
         self.ssap = TurnProfiler(profiles, self.send, options.ssap_early_s, options.ssap_min_s)
 
@@ -147,14 +156,18 @@ class StreamSession:
         if self._busy():
             STREAM_SKIPPED.labels("partial").inc()  # the running preview is newer than a queued one
             return
-        self._preview = self.scheduler.submit(event.audio, self.language, Priority.PARTIAL)
+        self._preview = self.scheduler.submit(
+            event.audio, self.language, Priority.PARTIAL, self._context(event.turn, event.audio)
+        )
         self._track(self._deliver_partial(event.turn, self._preview))
 
     def _on_pause(self, event: PauseStarted) -> None:
         """Speech stopped: decode now, so that if the silence lasts the final is (almost) ready."""
         if self._preview is not None and not self._preview.started:
             self._preview.cancel()
-        job = self.scheduler.submit(event.audio, self.language, Priority.EARLY_FINAL)
+        job = self.scheduler.submit(
+            event.audio, self.language, Priority.EARLY_FINAL, self._context(event.turn, event.audio)
+        )
         self._preview = job
         self._early = _EarlyFinal(event.turn, event.audio.size, job)
         self._track(self._deliver_partial(event.turn, job))
@@ -165,6 +178,7 @@ class StreamSession:
         early, self._early, self._preview = self._early, None, None
         if event.audio.size == 0:
             return
+        self._turn_tails[event.turn] = event.audio[-int(LEAD_AUDIO_S * RATE) :]
         reuse = (
             early is not None
             and early.turn == event.turn
@@ -177,9 +191,29 @@ class StreamSession:
         else:
             if early is not None:
                 early.job.cancel()
-            job = self.scheduler.submit(event.audio, self.language, Priority.FINAL)
+            job = self.scheduler.submit(
+                event.audio, self.language, Priority.FINAL, self._context(event.turn, event.audio)
+            )
         previous = self._finals
-        self._finals = asyncio.create_task(self._deliver_final(job, previous), name="stream-final")
+        self._finals = asyncio.create_task(self._deliver_final(event.turn, job, previous), name="stream-final")
+
+    def _context(self, turn: int, audio: np.ndarray) -> TurnContext | None:
+        """What came just before, when this turn follows the previous one closely: a pause inside a
+        sentence then does not leave the words after it alone ("ask not" alone is heard "is not")."""
+        gap = self.detector.gap_before_turn_s
+        text, _ = self._turn_texts.get(turn - 1, ("", False))
+        if gap is None or gap > CONTEXT_GAP_S or not text:
+            return None
+        short = audio.size / RATE < SHORT_TURN_S
+        return TurnContext(text[-CONTEXT_CHARS:], self._turn_tails.get(turn - 1) if short else None)
+
+    def _remember(self, turn: int, text: str, final: bool) -> None:
+        """Keep the turn's latest text (a final is never replaced by a preview) for the next turn's prompt."""
+        if text and not self._turn_texts.get(turn, ("", False))[1]:
+            self._turn_texts[turn] = (text, final)
+        for old in [t for t in self._turn_texts if t < turn - 1]:
+            del self._turn_texts[old]
+            self._turn_tails.pop(old, None)
 
     # --- decode results -> events --------------------------------------------------------------
 
@@ -190,13 +224,21 @@ class StreamSession:
             return
         except Exception:
             return  # a preview failing is not worth an event; the final reports errors
+        self._remember(turn, result.text, final=False)  # the next turn's prompt until this turn's final
         if turn != self.detector.turn or not self.detector.in_turn:
             return  # the turn has ended: its final supersedes any preview
-        if result.text and result.text != self._last_partial:
+        if self._showable(result) and result.text != self._last_partial:
             self._last_partial = result.text
             await self.send(transcript_event(result.text, is_final=False))
 
-    async def _deliver_final(self, job: DecodeJob, previous: asyncio.Task[None] | None) -> None:
+    def _showable(self, result: UtteranceText) -> bool:
+        """A partial worth showing: text, no repetition loop, and a language the model is fairly sure of."""
+        if not result.text or looks_like_a_loop(result.text):
+            return False
+        unsure = result.language_probability is not None and result.language_probability < PARTIAL_LANGUAGE_PROBABILITY
+        return not (self.language is None and unsure)
+
+    async def _deliver_final(self, turn: int, job: DecodeJob, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
             await previous
         try:
@@ -207,6 +249,7 @@ class StreamSession:
             await self.send(error_event(f"transcription failed: {type(exc).__name__}"))
             return
         self._pin_language(result)
+        self._remember(turn, result.text, final=True)
         self._last_partial = ""
         if result.text:
             await self.send(transcript_event(result.text, is_final=True))

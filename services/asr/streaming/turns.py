@@ -1,5 +1,13 @@
-"""End-of-turn detection from per-window VAD probabilities and an RMS gate (no model inside)."""
+"""End-of-turn detection from per-window VAD probabilities and an RMS gate (no model inside).
 
+Silero decides what is speech. The RMS gate only keeps a turn from *starting* on a window too faint to
+be the speaker (a breath, a distant click): a window must be louder than `volume_threshold`, or, in a
+stream quieter than that, `noise_margin` times the stream's own noise floor (the median level of its
+recent non-speech windows). Once a turn runs, it continues while Silero says speech, however quiet:
+a quiet talker is never cut off, and nothing Silero calls speech is dropped.
+"""
+
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +28,29 @@ class TurnSettings:
     min_speech_ms: int = 96  # voiced audio needed before a turn starts (drops clicks)
     preroll_ms: int = 192  # audio kept before the detected start (word onsets)
     max_turn_s: float = 28.0  # a longer turn is closed (Whisper decodes 30 s at once)
+    noise_margin: float = 3.0  # ~10 dB over the stream's noise floor starts a turn below volume_threshold
+    min_volume: float = 0.0005  # −66 dBFS: nothing fainter starts a turn, whatever the floor
+    min_partial_s: float = 0.5  # no partial from less audio than this (too little to read reliably)
+
+
+NOISE_PROBABILITY = 0.2  # windows Silero is this sure are not speech measure the noise floor
+NOISE_WINDOWS = 156  # ~5 s of them
+NOISE_MIN_WINDOWS = 16  # ~0.5 s before the floor counts
+
+
+class NoiseFloor:
+    """The stream's background level: the median RMS of its recent clearly non-speech windows."""
+
+    def __init__(self) -> None:
+        self._levels: deque[float] = deque(maxlen=NOISE_WINDOWS)
+
+    def observe(self, rms: float, prob: float) -> None:
+        if prob < NOISE_PROBABILITY:
+            self._levels.append(rms)
+
+    @property
+    def level(self) -> float | None:
+        return float(np.median(self._levels)) if len(self._levels) >= NOISE_MIN_WINDOWS else None
 
 
 @dataclass(frozen=True)
@@ -54,6 +85,11 @@ class TurnDetector:
     _voiced_windows: int = 0
     _next_partial: int = 0
     _speech_end: int = 0  # window count of the turn up to the last voiced window
+    noise: NoiseFloor = field(default_factory=NoiseFloor)
+    windows_seen: int = 0  # every window fed so far: the stream's clock
+    last_turn_ended: int | None = None  # windows_seen where the latest turn's speech ended
+    gap_before_turn_s: float | None = None  # silence between the previous turn and the current (or last) one
+    _turn_started: int = 0  # windows_seen where the current turn's audio begins
 
     def _windows_for(self, ms: float) -> int:
         return max(1, round(ms / 1000 / WINDOW_S))
@@ -62,18 +98,19 @@ class TurnDetector:
         events: list[PartialDue | PauseStarted | TurnEnded] = []
         s = self.settings
         for window, prob in zip(windows, probs, strict=True):
+            self.windows_seen += 1
             rms = float(np.sqrt(np.mean(window * window)))
-            threshold = s.vad_threshold - (s.vad_hysteresis if self.in_turn else 0.0)
-            voiced = prob >= threshold and rms >= s.volume_threshold
+            self.noise.observe(rms, float(prob))
             if not self.in_turn:
-                self._before_turn(window, voiced)
+                self._before_turn(window, prob >= s.vad_threshold and rms >= self.start_volume)
                 continue
+            voiced = prob >= s.vad_threshold - s.vad_hysteresis
             self._windows.append(window)
             if voiced:
                 self._silence_run = 0
                 self._voiced_windows += 1
                 self._speech_end = len(self._windows)
-                if self._voiced_windows >= self._next_partial:
+                if self._voiced_windows >= self._next_partial and self._partial_long_enough():
                     self._next_partial += self._windows_for(s.partial_interval * 1000)
                     events.append(PartialDue(self.turn, self.audio()))
             else:
@@ -85,6 +122,17 @@ class TurnDetector:
                 events.append(self.end_turn())
         return events
 
+    @property
+    def start_volume(self) -> float:
+        """How loud a voiced window must be to start a turn (see the module's docstring)."""
+        s = self.settings
+        floor = self.noise.level
+        relative = s.min_volume if floor is None else max(s.min_volume, s.noise_margin * floor)
+        return min(s.volume_threshold, relative)
+
+    def _partial_long_enough(self) -> bool:
+        return len(self._windows) * WINDOW_S >= self.settings.min_partial_s
+
     def _before_turn(self, window: np.ndarray, voiced: bool) -> None:
         s = self.settings
         self._windows.append(window)
@@ -93,8 +141,12 @@ class TurnDetector:
         self._speech_run = self._speech_run + 1 if voiced else 0
         if self._speech_run >= self._windows_for(s.min_speech_ms):
             self.in_turn = True
+            # The first partial once there is enough to read (min_partial_s), then every partial_interval.
+            self._turn_started = self.windows_seen - len(self._windows)
+            if self.last_turn_ended is not None:
+                self.gap_before_turn_s = max(0, self._turn_started - self.last_turn_ended) * WINDOW_S
             self._voiced_windows = self._speech_run
-            self._next_partial = self._windows_for(s.partial_interval * 1000)
+            self._next_partial = self._windows_for(min(s.partial_interval, s.min_partial_s) * 1000)
             self._silence_run = 0
             self._speech_end = len(self._windows)
 
@@ -112,6 +164,7 @@ class TurnDetector:
 
     def end_turn(self) -> TurnEnded:
         event = TurnEnded(self.turn, self.audio(), self.voiced_s)
+        self.last_turn_ended = self._turn_started + self._speech_end
         self.turn += 1
         self.in_turn = False
         self._windows = []
