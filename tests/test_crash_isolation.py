@@ -142,11 +142,15 @@ async def test_killed_llm_tts_and_asr_are_errors_then_come_back(fleet: str) -> N
     assert errors(received) == ["asr"], events(received)
     await others_answer("asr")
 
-    async def asr_hears() -> bool:
+    async def asr_ready() -> bool:
         await turn(ws, "Are you there?")  # typing keeps the session active while the ASR restarts
-        return await heard(ws)
+        async with httpx.AsyncClient(timeout=2) as client:
+            with contextlib.suppress(httpx.HTTPError):
+                return (await client.get("http://127.0.0.1:8201/readyz")).status_code == 200
+        return False
 
-    await recovered("asr", asr_hears)
+    await recovered("asr", asr_ready)
+    assert await heard(ws), "the session does not hear speech again after the ASR came back"
     await gateway_answers_again("asr", started)
     await ws.close()
     assert ws.close_code == 1000, (ws.close_code, ws.close_reason)
