@@ -115,7 +115,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         wait_until(lambda: all(_ready(u) for u in READY_URLS), START_TIMEOUT_S, "the fleet", proc)
     except Exception:
-        stop_fleet(proc)  # Ctrl-C first: honcho stops its children; a bare SIGKILL would orphan them
+        stop_fleet(proc)  # Ctrl-C first: supervisord stops its children; a bare SIGKILL would orphan them
         raise RuntimeError(f"fleet did not start; log:\n{log_path.read_text()[-4000:]}") from None
     yield GATEWAY
     if not stop_fleet(proc):
