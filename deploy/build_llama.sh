@@ -10,7 +10,7 @@
 # decade runs. deploy/check_portable.py verifies the result; bench/llm.py measures it against a native build.
 #
 # The wheel is cached under CACHE_DIR (default ~/.cache/voicefleet/wheels) in a folder named after the
-# version and the flags, so a later install with the same flags skips the ~7 minute compile. pip's own
+# version and the flags, so a later install with the same flags skips the ~5 minute compile. pip's own
 # wheel cache is bypassed: it is keyed by the source archive alone, so it would hand back a wheel built
 # with other flags (a native one, for instance).
 set -euo pipefail
@@ -37,7 +37,7 @@ if [ -z "${wheel}" ]; then
     command -v "${tool}" >/dev/null || { echo "llama.cpp is compiled at install time and needs ${tool}: apt-get install cmake g++" >&2; exit 1; }
   done
   echo "==> Building llama.cpp ${VERSION} for ${FLAGS_TAG} (portable, no native CPU flags)."
-  echo "    This compiles C++ once and takes about 7 minutes on 2 cores; the wheel is then cached in ${WHEELS}."
+  echo "    This compiles C++ once and takes about 5 minutes on 2 cores; the wheel is then cached in ${WHEELS}."
   mkdir -p "${WHEELS}"
   start=$(date +%s)
   "${PIP}" wheel --no-deps --no-cache-dir --no-binary llama-cpp-python -w "${WHEELS}" "llama-cpp-python==${VERSION}"
