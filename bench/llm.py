@@ -35,7 +35,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from deploy.local_llm import chat_format_args, model_path
+from deploy.local_llm import model_path, server_command
 from services.voicechat.protocol import LANGUAGE_NAMES
 from services.voicechat.settings import VoicechatSettings
 
@@ -120,8 +120,7 @@ def system_prompt(language: str) -> str:
 
 
 def start_server(python: str, model: str, gguf: Path) -> subprocess.Popen:
-    args = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "bench", "--host", "127.0.0.1"]
-    args += ["--port", str(PORT), "--n_ctx", "2048", "--n_threads", "2", *chat_format_args(model)]
+    args = server_command(python, model, gguf, "bench", "127.0.0.1", str(PORT), "2")
     env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -50,9 +50,12 @@ def model_path(model: str) -> Path:
     return path
 
 
-def chat_format_args(model: str) -> list[str]:
-    """Gemma 3 270M is the base model and its GGUF carries no chat template: use llama.cpp's Gemma turns."""
-    return ["--chat_format", "gemma"] if model == "gemma3-270m" else []
+def server_command(python: str, model: str, gguf: Path, alias: str, host: str, port: str, threads: str) -> list[str]:
+    """`python -m llama_cpp.server` serving `gguf` as the fleet runs it (bench/llm.py runs the same)."""
+    command = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias]
+    command += ["--host", host, "--port", port, "--n_ctx", "2048", "--n_threads", threads]
+    # Gemma 3 270M is the base model and its GGUF carries no chat template: use llama.cpp's Gemma turns.
+    return [*command, "--chat_format", "gemma"] if model == "gemma3-270m" else command
 
 
 def main() -> None:
@@ -63,10 +66,8 @@ def main() -> None:
     host = os.environ.get("LOCAL_LLM_HOST", "127.0.0.1")
     # llama_cpp.server also reads HOST and PORT from the environment; set them to the same values.
     env = {**os.environ, "HOST": host, "PORT": port}
-    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias]
-    args += ["--host", host, "--port", port, "--n_ctx", "2048"]
-    args += ["--n_threads", os.environ.get("LOCAL_LLM_THREADS", "2"), *chat_format_args(model)]
-    os.execve(sys.executable, args, env)
+    threads = os.environ.get("LOCAL_LLM_THREADS", "2")
+    os.execve(sys.executable, server_command(sys.executable, model, gguf, alias, host, port, threads), env)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ TOKENS_PER_SECOND = 10  # generous: English speech is ~4 tokens/s, CJK up to ~8
 MAX_COMPRESSION_RATIO = 2.0
 REPEATED_NGRAM = 4
 MAX_PROMPT_TOKENS = 64  # the end of the previous text is what matters; Whisper allows up to 223
-CONTEXT_GAP_S = 0.6  # silence put between the leading audio and the turn
+LEAD_GAP_S = 0.6  # silence put between the leading audio and the turn
 BOUNDARY_SLACK_S = 0.3  # a word whose middle is this close before the turn's start is the turn's (alignment is coarse)
 
 
@@ -50,6 +50,12 @@ class TurnContext:
     text: str | None = None  # the previous turn's text (its end)
     audio: np.ndarray | None = None  # the end of the previous turn's audio, for a short turn
 
+    def lead(self) -> np.ndarray:
+        """The audio decoded in front of the turn: the previous turn's end, then LEAD_GAP_S of silence."""
+        if self.audio is None or not self.audio.size:
+            return np.zeros(0, np.float32)
+        return np.concatenate([self.audio, np.zeros(int(LEAD_GAP_S * SAMPLE_RATE), np.float32)])
+
 
 @dataclass(frozen=True)
 class ShortResult:
@@ -70,9 +76,7 @@ def decode_short_context(
     context: TurnContext | None = None,
 ) -> ShortResult | None:
     """The turn's text, or None when the output is not trustworthy (the caller decodes the full window)."""
-    lead = np.zeros(0, np.float32)
-    if context is not None and context.audio is not None and context.audio.size:
-        lead = np.concatenate([context.audio, np.zeros(int(CONTEXT_GAP_S * SAMPLE_RATE), np.float32)])
+    lead = context.lead() if context is not None else np.zeros(0, np.float32)
     joined = level_up(np.concatenate([lead, audio]) if lead.size else audio)
     duration = joined.size / SAMPLE_RATE
     padded = np.pad(joined, (0, int(pad_s * SAMPLE_RATE)))

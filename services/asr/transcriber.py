@@ -13,7 +13,7 @@ from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
 from services.asr.dialogues import Word
 from services.asr.settings import AsrSettings
-from services.asr.short_context import CONTEXT_GAP_S, TurnContext, decode_short_context, level_up
+from services.asr.short_context import TurnContext, decode_short_context, level_up
 
 SAMPLE_RATE = 16_000
 CLIP_SECONDS = 30.0  # Whisper's window: the longest clip decoded in one pass
@@ -94,7 +94,7 @@ class Transcriber:
         the fallback. `context` is what came just before, so that a turn cut short by a pause is
         read in its sentence (see services/asr/short_context.py)."""
         s = self.settings
-        lead_s = 0.0 if context is None or context.audio is None else context.audio.size / SAMPLE_RATE + CONTEXT_GAP_S
+        lead_s = 0.0 if context is None else context.lead().size / SAMPLE_RATE
         if (
             s.asr_stream_context_pad_s > 0
             and lead_s + audio.size / SAMPLE_RATE + s.asr_stream_context_pad_s < CLIP_SECONDS

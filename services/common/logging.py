@@ -7,6 +7,7 @@ import sys
 from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+HEALTH_PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class _RequestIdFilter(logging.Filter):
@@ -24,9 +25,6 @@ class _HealthProbeFilter(logging.Filter):
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             return args[2].partition("?")[0] not in HEALTH_PROBE_PATHS
         return True
-
-
-HEALTH_PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True, health_probes: bool = False) -> None:

@@ -15,12 +15,12 @@ def describe(properties: dict[str, dict[str, float]]) -> str:
     return ", ".join(f"{name}: {label} ({p:.0%})" for name, (label, p) in likeliest(properties).items())
 
 
-def check_template(template: str) -> str:
-    """Raise ValueError when the template names anything but the known placeholders."""
+def check_template(template: str, placeholders: tuple[str, ...] = PLACEHOLDERS) -> str:
+    """Raise ValueError when the template names anything but `placeholders` (or its braces do not pair)."""
     names = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
-    unknown = names - set(PLACEHOLDERS)
+    unknown = names - set(placeholders)
     if unknown:
-        raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; use {{{'}, {'.join(PLACEHOLDERS)}}}")
+        raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; use {{{'}, {'.join(placeholders)}}}")
     return template
 
 

@@ -60,11 +60,7 @@ class VoicechatSettings(ServiceSettings):
     @field_validator("language_prompt")
     @classmethod
     def _language_placeholder(cls, template: str) -> str:
-        try:
-            template.format(language="English")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"language_prompt may use only the placeholder {{language}}: {exc}") from None
-        return template
+        return check_template(template, ("language",))
 
     @field_validator("ssap_prompt_template")
     @classmethod

@@ -141,11 +141,11 @@ class TurnDetector:
         self._speech_run = self._speech_run + 1 if voiced else 0
         if self._speech_run >= self._windows_for(s.min_speech_ms):
             self.in_turn = True
-            # The first partial once there is enough to read (min_partial_s), then every partial_interval.
             self._turn_started = self.windows_seen - len(self._windows)
             if self.last_turn_ended is not None:
                 self.gap_before_turn_s = max(0, self._turn_started - self.last_turn_ended) * WINDOW_S
             self._voiced_windows = self._speech_run
+            # The first partial once there is enough to read (min_partial_s), then every partial_interval.
             self._next_partial = self._windows_for(min(s.partial_interval, s.min_partial_s) * 1000)
             self._silence_run = 0
             self._speech_end = len(self._windows)

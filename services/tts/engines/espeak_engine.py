@@ -67,7 +67,6 @@ class EspeakProgramEngine:
 
     def __init__(self, path: str) -> None:
         self._binary = path
-        self.description = f"espeak-ng program {path}"
         listed = subprocess.run([path, "--voices"], capture_output=True, text=True, timeout=TIMEOUT_S, check=True)
         # Columns: Pty Language Age/Gender VoiceName File …; a voice is named by its language or its file.
         rows = [line.split() for line in listed.stdout.splitlines()[1:] if len(line.split()) >= 5]
@@ -95,7 +94,6 @@ class EspeakLibraryEngine:
     languages = LANGUAGES
 
     def __init__(self, library_path: str, data_path: str) -> None:
-        self.description = f"libespeak-ng {library_path}"
         self._lib = ctypes.CDLL(library_path)
         self._lib.espeak_Initialize.restype = ctypes.c_int
         self._lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
