@@ -1,11 +1,13 @@
 """Diarization quality and speed on the shared RTTM references.
 
-Usage: .venv/bin/python bench/diarization.py [--url http://127.0.0.1:8124]
+Usage: .venv/bin/python bench/diarization.py [--url http://127.0.0.1:8124 | --in-process-only]
 
 For each file: DER at collar 0 and 0.25 s (overlap scored, and with overlapped regions skipped),
 speaker-count error and CPU RTF of the embedded diarizer in this process; then the same DER for
 the word-bounded dialogues that POST /transcribe-with-property returns (fleet started unless
 --url is given), with that endpoint's processing time (Whisper with word timestamps included).
+--in-process-only stops after the first table. Parameters are chosen by bench/diarization_cv.py on
+simulated conversations (bench/diarization_sim.py) plus these two files.
 """
 
 import argparse
@@ -52,6 +54,7 @@ def ders(ref: Annotation, hyp: Annotation) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=None, help="use a running gateway instead of starting one")
+    parser.add_argument("--in-process-only", action="store_true", help="skip the endpoint (no fleet)")
     args = parser.parse_args()
     diarizer = EmbeddedDiarizer("cpu")
     header = "| DER c0 | DER c0 no-ovl | DER c0.25 | DER c0.25 no-ovl |"
@@ -68,6 +71,8 @@ def main() -> None:
             hyp[Segment(turn.start, turn.end), i] = turn.speaker
         ref = reference(name)
         print(f"| {name} | {len(ref.labels())} | {len(hyp.labels())} | {ders(ref, hyp)} | {rtf:.3f} |")
+    if args.in_process_only:
+        return
 
     print("\nPOST /transcribe-with-property dialogues (word-bounded turns)")
     print(f"| file | found | {header[2:]} processing s |")
