@@ -34,7 +34,8 @@ async def test_jfk_text_and_response_shape(gateway: httpx.AsyncClient) -> None:
     segments = body["segments"]
     assert segments, "expected at least one segment"
     for index, seg in enumerate(segments):
-        assert set(seg) == {"id", "start", "end", "text", "tokens", "avg_logprob", "no_speech_prob"}
+        assert set(seg) == {"id", "start", "end", "text", "tokens", "avg_logprob", "no_speech_prob", "language"}
+        assert seg["language"] == "en"
         assert seg["id"] == index
         assert 0 <= seg["start"] < seg["end"] <= body["duration"] + 0.05
         assert seg["tokens"] and all(isinstance(t, int) for t in seg["tokens"])

@@ -11,6 +11,7 @@ class SegmentOut(BaseModel):
     tokens: list[int]
     avg_logprob: float
     no_speech_prob: float
+    language: str = Field(description="Language of this segment: the one given, or detected per segment.")
 
 
 class TranscribeResponse(BaseModel):

@@ -7,17 +7,21 @@ versus 0.034 for the full window. A result that looks like a loop (compressible 
 phrase, or the token budget used up) returns None and the caller decodes the full window.
 
 A turn is decoded with what came just before it (`TurnContext`): the previous turn's text in
-Whisper's previous-text slot, and, for a short turn, the end of the previous turn's audio in front
-of it. Words aligned (cross-attention, as faster-whisper's word timestamps) to that leading audio
-are dropped again, so they stay in the previous turn's final only.
+Whisper's previous-text slot, for a short turn the end of the previous turn's audio in front of
+it, and the stream's recent language, which a turn keeps unless it is clearly in another one
+(services/asr/language_id.py). Words aligned (cross-attention, as faster-whisper's word
+timestamps) to the leading audio are dropped again, so they stay in the previous turn's final only.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+from services.asr.language_id import segment_language
+from services.asr.levels import level_up
 
 SAMPLE_RATE = 16_000
 HOP = 160  # samples per mel frame
@@ -29,26 +33,11 @@ LEAD_GAP_S = 0.6  # silence put between the leading audio and the turn
 BOUNDARY_SLACK_S = 0.3  # a word whose middle is this close before the turn's start is the turn's (alignment is coarse)
 
 
-TARGET_SPEECH_RMS = 0.05  # −26 dBFS: quiet turns are raised to a usual speaking level before decoding...
-MAX_GAIN = 100.0  # ...by at most 40 dB; louder ones are left as they are
-
-
-def level_up(audio: np.ndarray) -> np.ndarray:
-    """`audio` raised so that its louder half of 32 ms windows has a usual speaking level. Whisper's
-    features are not level-invariant: the same words at −48 dBFS decode worse than at −26 dBFS."""
-    windows = audio[: audio.size // 512 * 512].reshape(-1, 512)
-    if not windows.size:
-        return audio
-    levels = np.sqrt((windows**2).mean(axis=1))
-    speech = float(np.sqrt(np.mean(np.square(levels[levels >= np.median(levels)]))))
-    gain = min(MAX_GAIN, TARGET_SPEECH_RMS / speech) if speech > 0 else 1.0
-    return audio * np.float32(gain) if gain > 1.0 else audio
-
-
 @dataclass(frozen=True)
 class TurnContext:
     text: str | None = None  # the previous turn's text (its end)
     audio: np.ndarray | None = None  # the end of the previous turn's audio, for a short turn
+    language: str | None = None  # the stream's recent language: kept unless the turn is clearly in another
 
     def lead(self) -> np.ndarray:
         """The audio decoded in front of the turn: the previous turn's end, then LEAD_GAP_S of silence."""
@@ -85,8 +74,15 @@ def decode_short_context(
     encoded = model.encode(features)
     probability = None
     if language is None:
-        token, probability = model.model.detect_language(encoded)[0][0]
-        language = token[2:-2]
+        guess = {token[2:-2]: p for token, p in model.model.detect_language(encoded)[0]}
+        recent = context.language if context is not None else None
+        language = segment_language(model, audio, guess, recent) if recent else max(guess, key=guess.get)
+        probability = guess[language]
+        if recent and language != recent and context is not None:
+            # What came before is in another language: its text and audio would pull the decode
+            # back into it (after an English prompt, Chinese speech comes out translated).
+            again = decode_short_context(model, audio, language, pad_s=pad_s, beam_size=beam_size)
+            return None if again is None else replace(again, language_probability=probability)
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
     text = context.text if context is not None and not lead.size else None
     previous = tokenizer.encode(" " + text.strip())[-MAX_PROMPT_TOKENS:] if text and text.strip() else []

@@ -1,6 +1,7 @@
 """File transcription on a shared Whisper model: sequential for short audio, VAD-chunked and
 batched for long audio, with timestamps on the original timeline. Runs on a worker thread."""
 
+import itertools
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -8,19 +9,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.transcribe import Segment as WhisperSegment
-from faster_whisper.transcribe import restore_speech_timestamps
-from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from services.asr.dialogues import Word
+from services.asr.language_id import LanguageRun, detect_padded, language_runs, sure_language
+from services.asr.levels import level_up
 from services.asr.settings import AsrSettings
-from services.asr.short_context import TurnContext, decode_short_context, level_up
+from services.asr.short_context import TurnContext, decode_short_context
 
 SAMPLE_RATE = 16_000
 CLIP_SECONDS = 30.0  # Whisper's window: the longest clip decoded in one pass
-# Silero VAD options for files: keep short pauses inside a chunk, pad speech edges.
-FILE_VAD = VadOptions(
-    threshold=0.5, min_silence_duration_ms=1000, speech_pad_ms=300, max_speech_duration_s=CLIP_SECONDS
-)
+# Silero VAD options for files: segments cut at pauses of 300 ms, where a language may change.
+FILE_VAD = VadOptions(threshold=0.5, min_silence_duration_ms=300, speech_pad_ms=300, max_speech_duration_s=CLIP_SECONDS)
 # For long files: finer cuts, so clips can be packed close to 30 s.
 LONG_FILE_VAD = VadOptions(
     threshold=0.5, min_silence_duration_ms=160, speech_pad_ms=200, max_speech_duration_s=CLIP_SECONDS
@@ -36,6 +36,7 @@ class Segment:
     tokens: list[int]
     avg_logprob: float
     no_speech_prob: float
+    language: str  # given, or detected for this segment
     words: list[Word] = field(default_factory=list)  # only when word timestamps are asked for
 
 
@@ -76,16 +77,21 @@ class Transcriber:
         if not speech:
             # No voiced audio: nothing to decode, and nothing for Whisper to hallucinate.
             return Transcription("", [], duration, language, None, batched=False)
-        voiced = np.concatenate(collect_chunks(audio, speech)[0])
-        segments, info = self.model.transcribe(
-            voiced,
-            condition_on_previous_text=False,
-            vad_filter=False,
-            word_timestamps=words,
-            **self._decode_options(language),
-        )
-        segments = restore_speech_timestamps(segments, speech, SAMPLE_RATE)
-        return self._collect(segments, duration, info.language, info.language_probability, batched=False)
+        runs, main, probability = language_runs(self.model, audio, speech, language)
+        decoded: list[tuple[WhisperSegment, str]] = []
+        for run, (start, end) in zip(runs, run_spans(runs, audio.size), strict=True):
+            # The original audio with its pauses, as the raw engine decodes it: cutting pauses out
+            # changes what Whisper hears (and the window is padded to 30 s anyway).
+            segments, _ = self.model.transcribe(
+                audio,
+                clip_timestamps=[start / SAMPLE_RATE, end / SAMPLE_RATE],
+                condition_on_previous_text=False,
+                vad_filter=False,
+                word_timestamps=words,
+                **self._decode_options(run.language),
+            )
+            decoded += [(seg, run.language) for seg in segments]
+        return self._collect(decoded, duration, main, probability, batched=False)
 
     def transcribe_utterance(
         self, audio: np.ndarray, language: str | None, context: TurnContext | None = None
@@ -113,31 +119,45 @@ class Transcriber:
                 )
                 rounded = None if short.language_probability is None else round(short.language_probability, 4)
                 return UtteranceText("" if silent else short.text, short.language, rounded)
+        raised = level_up(audio)
+        detected: float | None = None  # stays None when the language was given
+        if language is None:
+            probabilities = detect_padded(self.model, raised)
+            recent = context.language if context is not None else None
+            language = sure_language(probabilities, recent) if recent else max(probabilities, key=probabilities.get)
+            detected = round(probabilities[language], 4)
+        # The previous turn's text is a prompt only in its own language (see decode_short_context).
+        same_language = context is not None and context.language in (None, language)
+        prompt = (context.text if same_language else None) or None
         segments, info = self.model.transcribe(
-            level_up(audio),
+            raised,
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
-            initial_prompt=(context.text if context is not None else None) or None,
+            initial_prompt=prompt,
             **{**self._decode_options(language), "beam_size": s.asr_stream_beam_size},
         )
         voiced = [seg for seg in segments if not self._is_silence(seg)]
-        detected = None if language is not None else round(info.language_probability, 4)
         return UtteranceText("".join(seg.text for seg in voiced).strip(), info.language, detected)
 
     def _transcribe_long(self, audio: np.ndarray, language: str | None, duration: float, words: bool) -> Transcription:
-        """VAD once, pack speech into clips of at most 30 s, and decode contiguous groups of clips
-        batched, one group per model worker in parallel. Timestamps stay on the original timeline."""
-        clips = pack_clips(get_speech_timestamps(audio, LONG_FILE_VAD), int(CLIP_SECONDS * SAMPLE_RATE))
-        if not clips:
+        """VAD once, find each stretch's language, pack speech into clips of at most 30 s within
+        a language, and decode the clips batched, split across the model's workers. Timestamps
+        stay on the original timeline."""
+        max_samples = int(CLIP_SECONDS * SAMPLE_RATE)
+        # Pauses under ~0.4 s (padded segments that touch) do not change the language.
+        speech = merge_close(get_speech_timestamps(audio, LONG_FILE_VAD), 0, max_samples)
+        if not speech:
             return Transcription("", [], duration, language, None, batched=True)
-        probability = None
-        if language is None:
-            first = audio[clips[0]["start"] : clips[0]["end"]]
-            language, probability, _ = self.model.detect_language(first)
-        groups = split_contiguous(clips, self.settings.asr_workers)
+        runs, main, probability = language_runs(self.model, audio, speech, language)
+        jobs = [
+            (run.language, group)
+            for run in runs
+            for group in split_contiguous(pack_clips(run.speech, max_samples), self.settings.asr_workers)
+        ]
 
-        def decode(group: list[dict[str, int]]) -> list[WhisperSegment]:
+        def decode(job: tuple[str, list[dict[str, int]]]) -> list[tuple[WhisperSegment, str]]:
+            code, group = job
             seconds = [{k: v / SAMPLE_RATE for k, v in clip.items()} for clip in group]
             segments, _ = self.batched_pipeline.transcribe(
                 audio,
@@ -147,13 +167,14 @@ class Transcriber:
                 # without); a segment is then one VAD-packed clip, and words keep their times.
                 without_timestamps=True,
                 word_timestamps=words,
-                **self._decode_options(language),
+                **self._decode_options(code),
             )
-            return list(segments)
+            return [(seg, code) for seg in segments]
 
-        with ThreadPoolExecutor(len(groups), thread_name_prefix="asr-long") as executor:
-            decoded = [seg for part in executor.map(decode, groups) for seg in part]
-        return self._collect(decoded, duration, language, probability, batched=True)
+        with ThreadPoolExecutor(min(len(jobs), self.settings.asr_workers), thread_name_prefix="asr-long") as executor:
+            decoded = [seg for part in executor.map(decode, jobs) for seg in part]
+        decoded.sort(key=lambda item: item[0].start)
+        return self._collect(decoded, duration, main, probability, batched=True)
 
     def _decode_options(self, language: str | None) -> dict[str, object]:
         s = self.settings
@@ -166,7 +187,7 @@ class Transcriber:
 
     def _collect(
         self,
-        segments: Iterable[WhisperSegment],
+        segments: Iterable[tuple[WhisperSegment, str]],
         duration: float,
         language: str | None,
         probability: float | None,
@@ -174,10 +195,9 @@ class Transcriber:
         batched: bool,
     ) -> Transcription:
         # Consume the generator here, on the worker thread: decoding happens while iterating.
-        voiced = [seg for seg in segments if not self._is_silence(seg)]
-        kept = [self._to_segment(index, seg) for index, seg in enumerate(voiced)]
-        # Whisper puts the word separator at the start of a segment (none for zh/ja): keep it.
-        text = "".join(seg.text for seg in voiced).strip()
+        voiced = [(seg, code) for seg, code in segments if not self._is_silence(seg)]
+        kept = [self._to_segment(index, seg, code) for index, (seg, code) in enumerate(voiced)]
+        text = join_texts([(seg.text, code) for seg, code in voiced])
         return Transcription(
             text=text,
             segments=kept,
@@ -194,9 +214,10 @@ class Transcriber:
         ) or not seg.text.strip()
 
     @staticmethod
-    def _to_segment(index: int, seg: WhisperSegment) -> Segment:
+    def _to_segment(index: int, seg: WhisperSegment, language: str) -> Segment:
         return Segment(
             id=index,
+            language=language,
             start=round(seg.start, 3),
             end=round(seg.end, 3),
             text=seg.text.strip(),
@@ -205,6 +226,46 @@ class Transcriber:
             no_speech_prob=round(seg.no_speech_prob, 4),
             words=[Word(w.word, round(w.start, 3), round(w.end, 3)) for w in seg.words or ()],
         )
+
+
+UNSPACED_LANGUAGES = frozenset({"zh", "ja", "yue", "th", "lo", "my", "bo"})  # written without spaces between words
+
+
+def join_texts(pieces: list[tuple[str, str]]) -> str:
+    """Segment texts (with their languages) as one transcript. Whisper puts the word separator at
+    the start of a segment (none for zh/ja): keep it, and add one where a spaced language meets
+    another language."""
+    text, previous = "", None
+    for piece, code in pieces:
+        unspaced_run = code == previous and code in UNSPACED_LANGUAGES
+        if text and not text[-1].isspace() and not piece[:1].isspace() and not unspaced_run:
+            text += " "
+        text += piece
+        previous = code
+    return text.strip()
+
+
+def run_spans(runs: list[LanguageRun], samples: int) -> list[tuple[int, int]]:
+    """The stretch of audio (sample offsets) decoded for each run: the runs tile the recording,
+    cut halfway through the pauses where the language changes. The audio is not trimmed to the
+    speech: that changes what Whisper hears, and words the raw engine finds go missing."""
+    cuts = [(a.speech[-1]["end"] + b.speech[0]["start"]) // 2 for a, b in itertools.pairwise(runs)]
+    return list(zip([0, *cuts], [*cuts, samples], strict=True))
+
+
+def merge_close(speech: list[dict[str, int]], max_gap: int, max_samples: int | None = None) -> list[dict[str, int]]:
+    """Join speech segments (sample offsets) less than `max_gap` samples apart, up to `max_samples` each."""
+    merged: list[dict[str, int]] = []
+    for seg in speech:
+        if (
+            merged
+            and seg["start"] - merged[-1]["end"] <= max_gap
+            and (max_samples is None or seg["end"] - merged[-1]["start"] <= max_samples)
+        ):
+            merged[-1] = {"start": merged[-1]["start"], "end": seg["end"]}
+        else:
+            merged.append(dict(seg))
+    return merged
 
 
 def pack_clips(speech: list[dict[str, int]], max_samples: int) -> list[dict[str, int]]:

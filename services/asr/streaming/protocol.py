@@ -65,8 +65,12 @@ def parse_client_message(text: str) -> ClientMessage:
     )
 
 
-def transcript_event(text: str, is_final: bool) -> dict[str, object]:
-    return {"type": "transcript", "text": text, "is_final": is_final}
+def transcript_event(text: str, is_final: bool, language: str | None = None) -> dict[str, object]:
+    """`language`: the turn's language (given, or detected per turn), added to the reference's fields."""
+    event: dict[str, object] = {"type": "transcript", "text": text, "is_final": is_final}
+    if language:
+        event["language"] = language
+    return event
 
 
 def error_event(message: str) -> dict[str, object]:

@@ -25,7 +25,8 @@ from services.asr.streaming.vad import StreamingVad
 from services.asr.transcriber import UtteranceText
 
 RATE = 16_000
-LANGUAGE_PIN_PROBABILITY = 0.9  # a detection this sure is reused for the rest of the stream
+RECENT_LANGUAGE_PROBABILITY = 0.9  # a detection this sure becomes the stream's language, kept by
+# later turns unless one is clearly in another language (a Vietnamese speaker's English sentence)
 PARTIAL_LANGUAGE_PROBABILITY = 0.5  # a partial whose language detection is less sure is not shown
 CONTEXT_GAP_S = 3.0  # a turn that starts this soon after the previous one is decoded with it as context:
 CONTEXT_CHARS = 200  # the end of its text as Whisper's prompt,
@@ -58,7 +59,8 @@ class StreamSession:
         self.ws = ws
         self.scheduler = scheduler
         self.options = options
-        self.language = options.language
+        self.language = options.language  # given: every turn is decoded in it
+        self._recent_language: str | None = None  # detected: what the next turn most likely speaks
         self.detector = TurnDetector(options.turns)
         self.vad = StreamingVad()
         self.outbox: asyncio.Queue[dict[str, object] | None] = asyncio.Queue()
@@ -203,9 +205,10 @@ class StreamSession:
         gap = self.detector.gap_before_turn_s
         text, _ = self._turn_texts.get(turn - 1, ("", False))
         if gap is None or gap > CONTEXT_GAP_S or not text:
-            return None
+            return TurnContext(language=self._recent_language) if self._recent_language else None
         short = audio.size / RATE < SHORT_TURN_S
-        return TurnContext(text[-CONTEXT_CHARS:], self._turn_tails.get(turn - 1) if short else None)
+        tail = self._turn_tails.get(turn - 1) if short else None
+        return TurnContext(text[-CONTEXT_CHARS:], tail, self._recent_language)
 
     def _remember(self, turn: int, text: str, final: bool) -> None:
         """Keep the turn's latest text (a final is never replaced by a preview) for the next turn's prompt."""
@@ -229,14 +232,14 @@ class StreamSession:
             return  # the turn has ended: its final supersedes any preview
         if self._showable(result) and result.text != self._last_partial:
             self._last_partial = result.text
-            await self.send(transcript_event(result.text, is_final=False))
+            await self.send(transcript_event(result.text, is_final=False, language=result.language))
 
     def _showable(self, result: UtteranceText) -> bool:
         """A partial worth showing: text, no repetition loop, and a language the model is fairly sure of."""
         if not result.text or looks_like_a_loop(result.text):
             return False
         unsure = result.language_probability is not None and result.language_probability < PARTIAL_LANGUAGE_PROBABILITY
-        return not (self.language is None and unsure)
+        return not (self.language is None and self._recent_language is None and unsure)
 
     async def _deliver_final(self, turn: int, job: DecodeJob, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
@@ -248,16 +251,16 @@ class StreamSession:
         except Exception as exc:
             await self.send(error_event(f"transcription failed: {type(exc).__name__}"))
             return
-        self._pin_language(result)
+        self._note_language(result)
         self._remember(turn, result.text, final=True)
         self._last_partial = ""
         if result.text:
-            await self.send(transcript_event(result.text, is_final=True))
+            await self.send(transcript_event(result.text, is_final=True, language=result.language))
 
-    def _pin_language(self, result: UtteranceText) -> None:
+    def _note_language(self, result: UtteranceText) -> None:
         probability = result.language_probability
-        if self.language is None and probability is not None and probability >= LANGUAGE_PIN_PROBABILITY:
-            self.language = result.language
+        if self.language is None and probability is not None and probability >= RECENT_LANGUAGE_PROBABILITY:
+            self._recent_language = result.language
 
     # --- sending -------------------------------------------------------------------------------
 
