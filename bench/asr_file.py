@@ -1,6 +1,6 @@
 """File transcription: raw faster-whisper vs. POST /transcribe through the gateway, side by side.
 
-Usage: .venv/bin/python bench/asr_file.py [--repeats 3] [--long-minutes 5]
+Usage: .venv/bin/python bench/asr_file.py [--repeats 3] [--long-minutes 5] [--recall-only]
 
 Starts the fleet (Procfile) unless --url is given, runs the same files through the raw engine
 in this process (same model, threads, beam and VAD options as the server's sequential path) and
@@ -8,10 +8,14 @@ through the server, and prints wall time, real-time factor, the server/raw ratio
 The long file is built by concatenating the shared English clips that have transcripts, 1 s
 apart; for it the raw engine decodes sequentially and the server uses its VAD-chunked batched
 path (split across the model's workers). WER is against the references for both sides.
+
+Then word recall (the share of the raw engine's words found, in order): the server and the raw
+engine with Silero VAD, against the raw engine without VAD, on every shared clip with speech,
+two-speaker mixes and mixed-language files (tests/word_recall.py); for a mixed-language file the
+reference is the raw engine on each clip alone, since on the mix it keeps one language.
 """
 
 import argparse
-import io
 import os
 import resource
 import statistics
@@ -20,7 +24,6 @@ import threading
 import time
 from pathlib import Path
 
-import av
 import httpx
 import jiwer
 import numpy as np
@@ -34,7 +37,9 @@ from services.asr.models import load_whisper
 from services.asr.settings import AsrSettings
 from services.asr.transcriber import FILE_VAD
 from services.common.audio import decode_audio
+from tests.audio_files import wav_bytes
 from tests.text import normalize, reference_text
+from tests.word_recall import CLIPS, LANGUAGE_MIXES, SAME_LANGUAGE_MIXES, as_sent, joined, load, recall
 
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
 SHORT = [
@@ -44,21 +49,6 @@ SHORT = [
     "asr/en_jfk.flac",
 ]
 RATE = 16_000
-
-
-def wav_bytes(samples: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
-        frame = av.AudioFrame.from_ndarray(
-            (samples * 32767).astype(np.int16).reshape(1, -1), format="s16", layout="mono"
-        )
-        frame.sample_rate = RATE
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return buf.getvalue()
 
 
 def references() -> dict[str, str]:
@@ -109,11 +99,73 @@ def raw_transcribe(model, audio: np.ndarray, settings: AsrSettings) -> str:
     return "".join(s.text for s in segments).strip()
 
 
+def raw_text(model, audio: np.ndarray, settings: AsrSettings, *, vad: bool) -> str:
+    segments, _ = model.transcribe(
+        audio,
+        beam_size=settings.asr_beam_size,
+        vad_filter=vad,
+        vad_parameters=FILE_VAD if vad else None,
+        condition_on_previous_text=False,
+    )
+    return "".join(s.text for s in segments).strip()
+
+
+def recall_table(model, settings: AsrSettings, client: httpx.Client) -> None:
+    """Word recall against the raw engine without VAD, per group of files."""
+
+    def server(audio: np.ndarray) -> str:
+        response = client.post("/transcribe", files={"file": ("a.wav", wav_bytes(audio))})
+        response.raise_for_status()
+        return response.json()["text"]
+
+    def nudged(audio: np.ndarray) -> np.ndarray:
+        """The same audio with one 16-bit step of noise: how much the raw engine's own words vary."""
+        return audio + np.random.default_rng(0).choice([-1, 1], audio.size).astype(np.float32) / 32768
+
+    floor: list[float] = []
+    groups: dict[str, list[tuple[str, str, str, str]]] = {
+        "shared clips": [],
+        "two-speaker mixes": [],
+        "mixed languages": [],
+    }
+
+    def row(name: str, audio: np.ndarray, reference: str | None = None) -> tuple[str, str, str, str]:
+        sent = as_sent(audio)  # what the server decodes from the WAV it is sent
+        without_vad = raw_text(model, sent, settings, vad=False)
+        if reference is None:
+            floor.append(recall(without_vad, raw_text(model, nudged(sent), settings, vad=False)))
+        with_vad = raw_text(model, sent, settings, vad=True)
+        return name, reference or without_vad, with_vad, server(audio)
+
+    groups["shared clips"] = [row(name, load(name)) for name in CLIPS]
+    groups["two-speaker mixes"] = [row(name, joined(*mix)) for name, mix in SAME_LANGUAGE_MIXES.items()]
+    for name, parts in LANGUAGE_MIXES.items():
+        alone = " ".join(raw_text(model, as_sent(load(clip)), settings, vad=False) for _, clip in parts)
+        groups["mixed languages"].append(row(name, joined([clip for _, clip in parts], 1.0), alone))
+    print(
+        "| group | files | raw+VAD recall mean | raw+VAD min | server recall mean | server min | server files < 0.98 |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for group, rows in groups.items():
+        vad = [recall(ref, with_vad) for _, ref, with_vad, _ in rows]
+        served = [recall(ref, text) for _, ref, _, text in rows]
+        below = ", ".join(name for (name, *_), r in zip(rows, served, strict=True) if r < 0.98) or "none"
+        print(
+            f"| {group} | {len(rows)} | {statistics.mean(vad):.3f} | {min(vad):.3f} | "
+            f"{statistics.mean(served):.3f} | {min(served):.3f} | {below} |"
+        )
+    print(
+        f"noise floor: the raw engine on the files with one 16-bit step of noise added keeps "
+        f"{statistics.mean(floor):.3f} of its own words (min {min(floor):.3f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--long-minutes", type=float, default=5.0)
     parser.add_argument("--url", default=None, help="use a running gateway instead of starting one")
+    parser.add_argument("--recall-only", action="store_true", help="only the word-recall table")
     args = parser.parse_args()
 
     settings = AsrSettings()
@@ -125,6 +177,10 @@ def main() -> None:
     rows = []
     model = load_whisper(settings)
     with running_fleet(args.url) as url:
+        if args.recall_only:
+            with httpx.Client(base_url=url, timeout=900) as client:
+                recall_table(model, settings, client)
+            return
         sampler = RssSampler(pid_listening_on(8201))
         sampler.start()
         with httpx.Client(base_url=url, timeout=900) as client:
@@ -161,7 +217,8 @@ def main() -> None:
                         server_text,
                     )
                 )
-        sampler.running = False
+            sampler.running = False
+            recall_table(model, settings, client)
 
     raw_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -8,84 +8,19 @@ import itertools
 import unicodedata
 
 import httpx
-import jiwer
 import numpy as np
 import pytest
 
 from services.asr.models import load_whisper
 from services.asr.settings import AsrSettings
-from tests.audio_files import read_mono, wav_bytes
-from tests.conftest import DATA
+from tests.audio_files import wav_bytes
 from tests.streaming import stream
 from tests.text import normalize
+from tests.word_recall import CLIPS, LANGUAGE_MIXES, RATE, SAME_LANGUAGE_MIXES, as_sent, joined, load, recall
 
 pytestmark = pytest.mark.fleet
 
-RATE = 16_000
 MIN_RECALL = 0.98
-# Every shared clip with speech, except LibriSpeech speaker 2033: Whisper base takes them for
-# Latin or Arabic and the raw engine falls back to temperature sampling, so its text is random.
-CLIPS = sorted(
-    str(path.relative_to(DATA))
-    for folder in ("asr", "multilingual", "diarization")
-    for path in (DATA / folder).iterdir()
-    if path.suffix in (".wav", ".flac")
-) + [f"speaker/libri_testother_{s}-0000.flac" for s in ("1688_1688-142285", "1998_1998-15444", "2414_2414-128291")]
-# Two speakers, pauses of 0.3-0.8 s, one of them 14 dB quieter in the second mix.
-SAME_LANGUAGE_MIXES = {
-    "two_speakers": (["asr/sb_spk1_snt1.wav", "speaker/libri_testother_1688_1688-142285-0000.flac"], 0.4, None),
-    "quiet_second_speaker": (
-        ["asr/en_LJ050-0131.wav", "asr/sb_spk2_snt2.wav", "asr/sb_spk1_snt3.wav"],
-        0.3,
-        [0, -14, 0],
-    ),
-    "president_and_reader": (["asr/en_jfk.flac", "speaker/libri_testother_2414_2414-128291-0001.flac"], 0.8, None),
-}
-# Language, then the clip: English next to Chinese, French, Korean, Japanese, 1 s apart.
-LANGUAGE_MIXES = {
-    "en_zh": [("en", "asr/sb_spk1_snt3.wav"), ("zh", "multilingual/zh_aishell_BAC009S0724W0121.wav")],
-    "zh_en": [("zh", "multilingual/zh_aishell_BAC009S0724W0121.wav"), ("en", "asr/en_LJ050-0131.wav")],
-    "en_fr": [
-        ("en", "asr/en_librispeech_1995-1837-0001.wav"),
-        ("fr", "multilingual/fr_stp_human_allume_les_lumieres_en_bleu.wav"),
-    ],
-    "ko_en": [("ko", "multilingual/ko_sensevoice_test.wav"), ("en", "asr/en_jfk.flac")],
-}
-
-
-def tokens(text: str) -> str:
-    """Words, with each CJK character a word of its own (those scripts have no spaces)."""
-    out = []
-    for word in normalize(text).split():
-        wide = any(unicodedata.east_asian_width(c) in "WF" for c in word)
-        out += list(word) if wide else [word]
-    return " ".join(out)
-
-
-def recall(reference: str, hypothesis: str) -> float:
-    """The share of the reference's words found, in order, in the hypothesis."""
-    reference, hypothesis = tokens(reference), tokens(hypothesis)
-    if not hypothesis:
-        return 0.0
-    return jiwer.process_words(reference, hypothesis).hits / len(reference.split())
-
-
-def load(name: str) -> np.ndarray:
-    return read_mono((DATA / name).read_bytes())
-
-
-def as_sent(audio: np.ndarray) -> np.ndarray:
-    """The samples the server decodes from the 16-bit WAV it is sent (beam search is chaotic:
-    the int16 rounding alone changes a few words of the raw engine's output)."""
-    return read_mono(wav_bytes(audio))
-
-
-def joined(names: list[str], gap_s: float, gains_db: list[float] | None = None) -> np.ndarray:
-    pieces = []
-    for index, name in enumerate(names):
-        gain = 10 ** ((gains_db[index] if gains_db else 0) / 20)
-        pieces += [load(name) * gain, np.zeros(int(gap_s * RATE), np.float32)]
-    return np.concatenate(pieces[:-1]).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
