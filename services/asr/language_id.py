@@ -8,9 +8,10 @@ is detected as Whisper does (on the first 30 s), and every segment is screened o
 encoder input (its first LID_WINDOW_S plus LID_PAD_S; one batched encode for all segments). The
 short input is cheap but less sure of itself (an English "next" comes out Hindi 0.27, English
 0.13; Whisper's padded 30 s window says English 0.81), so a segment that looks like another
-language is checked again on the 30 s window, and decoded in the other language only when that
-check is sure too: on a monolingual recording a wrong switch would lose the segment's words. A
-segment that is not clearly in another language keeps the language of the segment before it.
+language is checked again on the 30 s window, unless the short input is all but certain, and
+decoded in the other language only when that check is sure too: on a monolingual recording a
+wrong switch would lose the segment's words. A segment that is not clearly in another language
+keeps the language of the segment before it.
 """
 
 from collections.abc import Sequence
@@ -22,10 +23,12 @@ from faster_whisper import WhisperModel
 from services.asr.levels import level_up
 
 SAMPLE_RATE = 16_000
-LID_WINDOW_S = 4.0  # a segment's language is detected on (at most) its first 4 s...
+LID_WINDOW_S = 3.0  # a segment's language is screened on (at most) its first 3 s...
 LID_PAD_S = 1.0  # ...followed by 1 s of padding, as Whisper expects some silence after speech
 MIN_SWITCH_S = 1.0  # a segment shorter than this keeps the language before it
-SCREEN_PROBABILITY = 0.3  # the short input's guess for another language that earns a second look
+SCREEN_PROBABILITY = 0.5  # the short input's guess for another language that earns a second look...
+CLEAR_PROBABILITY = 0.95  # ...or is taken at once, when this sure and the current language is
+CLEAR_DOUBT = 0.01  # under this (every real switch in the shared mixes; no monolingual segment)
 SWITCH_PROBABILITY = 0.8  # the 30 s detection must be this sure of the other language...
 CURRENT_LANGUAGE_DOUBT = 0.05  # ...and give the current language less than this, for a switch
 
@@ -44,6 +47,8 @@ def detect_languages(
     model: WhisperModel, audio: np.ndarray, speech: Sequence[dict[str, int]]
 ) -> list[LanguageProbabilities]:
     """Language probabilities of every speech segment (sample offsets into `audio`)."""
+    if not speech:
+        return []
     window, padded = int(LID_WINDOW_S * SAMPLE_RATE), int((LID_WINDOW_S + LID_PAD_S) * SAMPLE_RATE)
     inputs = []
     for segment in speech:
@@ -79,6 +84,9 @@ def segment_language(model: WhisperModel, clip: np.ndarray, guess: LanguageProba
     its short-input detection, then checked on the 30 s window)."""
     if not looks_switched(guess, clip.size / SAMPLE_RATE, current):
         return current
+    top = max(guess, key=guess.__getitem__)
+    if guess[top] >= CLEAR_PROBABILITY and guess.get(current, 0.0) < CLEAR_DOUBT:
+        return top  # a 30 s check costs a full encode (~2 s on one CPU thread): skip it when this clear
     return sure_language(detect_padded(model, clip), current)
 
 
@@ -92,10 +100,16 @@ def language_runs(
     _, _, probabilities = model.detect_language(audio)  # as the raw engine does: the first 30 s
     overall = dict(probabilities)
     main = max(overall, key=overall.__getitem__)
+    # Only segments long enough to switch are screened (AMI's 30 s: 7 of 12).
+    screened = [i for i, s in enumerate(speech) if s["end"] - s["start"] >= MIN_SWITCH_S * SAMPLE_RATE]
+    guesses = dict(zip(screened, detect_languages(model, audio, [speech[i] for i in screened]), strict=True))
     runs: list[LanguageRun] = []
     current = main  # a segment speaks the language of the one before it unless clearly not
-    for segment, guess in zip(speech, detect_languages(model, audio, speech), strict=True):
-        code = current = segment_language(model, audio[segment["start"] : segment["end"]], guess, current)
+    for index, segment in enumerate(speech):
+        if index in guesses:
+            clip = audio[segment["start"] : segment["end"]]
+            current = segment_language(model, clip, guesses[index], current)
+        code = current
         if runs and runs[-1].language == code:
             runs[-1].speech.append(segment)
         else:
