@@ -78,7 +78,7 @@ def decode_short_context(
         recent = context.language if context is not None else None
         language = segment_language(model, audio, guess, recent) if recent else max(guess, key=guess.get)
         probability = guess[language]
-        if recent and language != recent and context is not None:
+        if recent and language != recent:
             # What came before is in another language: its text and audio would pull the decode
             # back into it (after an English prompt, Chinese speech comes out translated).
             again = decode_short_context(model, audio, language, pad_s=pad_s, beam_size=beam_size)

@@ -146,7 +146,7 @@ class Transcriber:
         stay on the original timeline."""
         max_samples = int(CLIP_SECONDS * SAMPLE_RATE)
         # Pauses under ~0.4 s (padded segments that touch) do not change the language.
-        speech = merge_close(get_speech_timestamps(audio, LONG_FILE_VAD), 0, max_samples)
+        speech = pack_clips(get_speech_timestamps(audio, LONG_FILE_VAD), max_samples, max_gap=0)
         if not speech:
             return Transcription("", [], duration, language, None, batched=True)
         runs, main, probability = language_runs(self.model, audio, speech, language)
@@ -173,7 +173,6 @@ class Transcriber:
 
         with ThreadPoolExecutor(min(len(jobs), self.settings.asr_workers), thread_name_prefix="asr-long") as executor:
             decoded = [seg for part in executor.map(decode, jobs) for seg in part]
-        decoded.sort(key=lambda item: item[0].start)
         return self._collect(decoded, duration, main, probability, batched=True)
 
     def _decode_options(self, language: str | None) -> dict[str, object]:
@@ -253,26 +252,13 @@ def run_spans(runs: list[LanguageRun], samples: int) -> list[tuple[int, int]]:
     return list(zip([0, *cuts], [*cuts, samples], strict=True))
 
 
-def merge_close(speech: list[dict[str, int]], max_gap: int, max_samples: int | None = None) -> list[dict[str, int]]:
-    """Join speech segments (sample offsets) less than `max_gap` samples apart, up to `max_samples` each."""
-    merged: list[dict[str, int]] = []
-    for seg in speech:
-        if (
-            merged
-            and seg["start"] - merged[-1]["end"] <= max_gap
-            and (max_samples is None or seg["end"] - merged[-1]["start"] <= max_samples)
-        ):
-            merged[-1] = {"start": merged[-1]["start"], "end": seg["end"]}
-        else:
-            merged.append(dict(seg))
-    return merged
-
-
-def pack_clips(speech: list[dict[str, int]], max_samples: int) -> list[dict[str, int]]:
-    """Merge consecutive VAD segments (sample offsets) into clips no longer than `max_samples`."""
+def pack_clips(speech: list[dict[str, int]], max_samples: int, max_gap: int | None = None) -> list[dict[str, int]]:
+    """Merge consecutive VAD segments (sample offsets) into clips no longer than `max_samples`
+    (and, with `max_gap`, only segments at most that many samples apart)."""
     clips: list[dict[str, int]] = []
     for seg in speech:
-        if clips and seg["end"] - clips[-1]["start"] <= max_samples:
+        close = max_gap is None or (clips and seg["start"] - clips[-1]["end"] <= max_gap)
+        if clips and close and seg["end"] - clips[-1]["start"] <= max_samples:
             clips[-1]["end"] = seg["end"]
         else:
             clips.append({"start": seg["start"], "end": min(seg["end"], seg["start"] + max_samples)})
