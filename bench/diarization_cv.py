@@ -1,6 +1,10 @@
 """Cross-validated choice of the embedded diarizer's parameters, on simulated conversations and the shared files.
 
 Usage: .venv/bin/python bench/diarization_cv.py [--sim build/diarization_sim] [--folds 4] [--passes 1]
+       .venv/bin/python bench/diarization_cv.py --count [--holdout build/diarization_sim_1818]
+
+--count cross-validates only the speaker-count rule (everything else at the defaults) and scores the
+choices on an unseen set written by bench/diarization_sim.py --seed 1818 --per-group 6 --out DIR.
 
 In process only (no fleet). The set is the generated conversations of bench/diarization_sim.py (1-4
 speakers; written first if --sim holds none) plus the two annotated real files. Conversations are split
