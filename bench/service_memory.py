@@ -11,7 +11,7 @@ pages). CPU time per request is the process tree's user + system time over a loa
 requests (noisy on a shared machine; memory is not). Loads, with real speech from ../shared/data:
 
 - asr: 4 concurrent POST /transcribe (the four English clips of bench/asr_file.py) for --rounds rounds; one
-  --long-minutes file (the English clips with transcripts, 1 s apart; the batched path); one
+  --long-minutes file (the English clips with transcripts, 1 s apart; decoded in pieces on the workers); one
   --diarization-minutes file (the two diarization clips, repeated) on POST /transcribe-with-property.
 - voice: register, then 4 concurrent verify, anti-spoof (the ten spoof/ clips in one request, AASIST ONNX
   from `make antispoof-model`, run here when models/aasist.onnx is missing) and /voice/profile per round.

@@ -108,7 +108,7 @@ class AsrService:
         audio = await self._decode_upload(upload)
         result = await self.pool.run(transcriber.transcribe, audio, code)
         elapsed = time.perf_counter() - started
-        INFERENCE_SECONDS.labels("batched" if result.batched else "sequential").observe(elapsed)
+        INFERENCE_SECONDS.labels("parallel" if result.parallel else "sequential").observe(elapsed)
         return FileResult(_filename(upload), result, round(elapsed, 3))
 
     async def transcribe_speakers(

@@ -23,13 +23,6 @@ class AsrSettings(ServiceSettings):
         16, ge=0, description="Requests that may wait for a worker; past it the service answers 503."
     )
     asr_beam_size: int = Field(5, ge=1, le=16, description="Beam size for decoding.")
-    asr_batch_size: int = Field(8, ge=1, le=64, description="Chunks decoded together on long files.")
-    asr_batched_min_duration_s: float = Field(
-        30.0,
-        gt=0,
-        description="Files longer than this are split with Silero VAD into <=30 s chunks and "
-        "decoded batched; shorter files are decoded sequentially.",
-    )
     asr_min_duration_s: float = Field(0.25, ge=0, description="Shorter uploads are rejected (422).")
     asr_max_duration_s: float = Field(4 * 3600.0, gt=0, description="Longer decoded audio is rejected (413).")
     asr_no_speech_threshold: float = Field(

@@ -1,13 +1,14 @@
-"""File transcription on a shared Whisper model: sequential for short audio, VAD-chunked and
-batched for long audio, with timestamps on the original timeline. Runs on a worker thread."""
+"""File transcription on a shared Whisper model: the original audio decoded as the raw engine
+decodes it, per language run, long files in pieces on several workers, with timestamps on the
+original timeline. Runs on a worker thread."""
 
 import itertools
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper import WhisperModel
 from faster_whisper.transcribe import Segment as WhisperSegment
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -21,10 +22,15 @@ SAMPLE_RATE = 16_000
 CLIP_SECONDS = 30.0  # Whisper's window: the longest clip decoded in one pass
 # Silero VAD options for files: segments cut at pauses of 300 ms, where a language may change.
 FILE_VAD = VadOptions(threshold=0.5, min_silence_duration_ms=300, speech_pad_ms=300, max_speech_duration_s=CLIP_SECONDS)
-# For long files: finer cuts, so clips can be packed close to 30 s.
-LONG_FILE_VAD = VadOptions(
-    threshold=0.5, min_silence_duration_ms=160, speech_pad_ms=200, max_speech_duration_s=CLIP_SECONDS
-)
+# A long file is cut where padded segments are this far apart (a pause of at least 0.8 s).
+MIN_CUT_PAUSE = int(0.2 * SAMPLE_RATE)
+PIECE_MARGIN = SAMPLE_RATE // 2  # of a pause, kept on each side of a cut
+# Whisper sometimes stops early in a window. Speech that Silero hears more than TIMESTAMP_SLACK
+# after Whisper's last segment of a piece, MISSED_SPEECH of it in all, is decoded again (at most
+# MAX_TAIL_RETRIES times per piece); less than that is taken for imprecise timestamps.
+TIMESTAMP_SLACK = int(0.5 * SAMPLE_RATE)
+MISSED_SPEECH = int(2.0 * SAMPLE_RATE)
+MAX_TAIL_RETRIES = 2
 
 
 @dataclass
@@ -47,7 +53,7 @@ class Transcription:
     duration: float
     language: str | None
     language_probability: float | None
-    batched: bool
+    parallel: bool  # decoded in pieces on several workers
 
 
 @dataclass(frozen=True)
@@ -63,35 +69,40 @@ class Transcriber:
     def __init__(self, model: WhisperModel, settings: AsrSettings) -> None:
         self.model = model
         self.settings = settings
-        self.batched_pipeline = BatchedInferencePipeline(model)
 
     @property
     def languages(self) -> frozenset[str]:
         return frozenset(self.model.supported_languages)
 
     def transcribe(self, audio: np.ndarray, language: str | None, *, words: bool = False) -> Transcription:
+        """The original audio with its pauses, decoded as the raw engine decodes it (cutting pauses
+        out changes what Whisper hears, and words go missing), one language run at a time. A long
+        file is also cut in pauses into pieces of about one window, decoded in parallel on the
+        model's workers."""
         duration = round(audio.size / SAMPLE_RATE, 3)
-        if duration > self.settings.asr_batched_min_duration_s:
-            return self._transcribe_long(audio, language, duration, words)
         speech = get_speech_timestamps(audio, FILE_VAD)
         if not speech:
             # No voiced audio: nothing to decode, and nothing for Whisper to hallucinate.
-            return Transcription("", [], duration, language, None, batched=False)
+            return Transcription("", [], duration, language, None, parallel=False)
         runs, main, probability = language_runs(self.model, audio, speech, language)
-        decoded: list[tuple[WhisperSegment, str]] = []
-        for run, (start, end) in zip(runs, run_spans(runs, audio.size), strict=True):
-            # The original audio with its pauses, as the raw engine decodes it: cutting pauses out
-            # changes what Whisper hears (and the window is padded to 30 s anyway).
-            segments, _ = self.model.transcribe(
-                audio,
-                clip_timestamps=[start / SAMPLE_RATE, end / SAMPLE_RATE],
-                condition_on_previous_text=False,
-                vad_filter=False,
-                word_timestamps=words,
-                **self._decode_options(run.language),
-            )
-            decoded += [(seg, run.language) for seg in segments]
-        return self._collect(decoded, duration, main, probability, batched=False)
+        pieces = [
+            (run.language, piece)
+            for run, span in zip(runs, run_spans(runs, audio.size), strict=True)
+            for piece in cut_at_pauses(run.speech, span, int(CLIP_SECONDS * SAMPLE_RATE), MIN_CUT_PAUSE)
+        ]
+
+        def decode(job: tuple[str, tuple[int, int]]) -> list[tuple[WhisperSegment, str]]:
+            code, (start, end) = job
+            return [(seg, code) for seg in self._decode_piece(audio, code, start, end, speech, words)]
+
+        if len(pieces) == 1:
+            # One window or less: exactly as the raw engine decodes it (no second decode of a tail).
+            code, (start, end) = pieces[0]
+            whole = self._decode_piece(audio, code, start, end, speech, words, retries=0)
+            return self._collect([(seg, code) for seg in whole], duration, main, probability, parallel=False)
+        with ThreadPoolExecutor(min(len(pieces), self.settings.asr_workers), thread_name_prefix="asr-piece") as pool:
+            decoded = [seg for part in pool.map(decode, pieces) for seg in part]
+        return self._collect(decoded, duration, main, probability, parallel=True)
 
     def transcribe_utterance(
         self, audio: np.ndarray, language: str | None, context: TurnContext | None = None
@@ -140,40 +151,41 @@ class Transcriber:
         voiced = [seg for seg in segments if not self._is_silence(seg)]
         return UtteranceText("".join(seg.text for seg in voiced).strip(), info.language, detected)
 
-    def _transcribe_long(self, audio: np.ndarray, language: str | None, duration: float, words: bool) -> Transcription:
-        """VAD once, find each stretch's language, pack speech into clips of at most 30 s within
-        a language, and decode the clips batched, split across the model's workers. Timestamps
-        stay on the original timeline."""
-        max_samples = int(CLIP_SECONDS * SAMPLE_RATE)
-        # Pauses under ~0.4 s (padded segments that touch) do not change the language.
-        speech = pack_clips(get_speech_timestamps(audio, LONG_FILE_VAD), max_samples, max_gap=0)
-        if not speech:
-            return Transcription("", [], duration, language, None, batched=True)
-        runs, main, probability = language_runs(self.model, audio, speech, language)
-        jobs = [
-            (run.language, group)
-            for run in runs
-            for group in split_contiguous(pack_clips(run.speech, max_samples), self.settings.asr_workers)
-        ]
-
-        def decode(job: tuple[str, list[dict[str, int]]]) -> list[tuple[WhisperSegment, str]]:
-            code, group = job
-            seconds = [{k: v / SAMPLE_RATE for k, v in clip.items()} for clip in group]
-            segments, _ = self.batched_pipeline.transcribe(
-                audio,
-                clip_timestamps=seconds,
-                batch_size=self.settings.asr_batch_size,
-                # Timestamp tokens cost accuracy here (5-minute file: WER 0.080 with, 0.036
-                # without); a segment is then one VAD-packed clip, and words keep their times.
-                without_timestamps=True,
-                word_timestamps=words,
-                **self._decode_options(code),
-            )
-            return [(seg, code) for seg in segments]
-
-        with ThreadPoolExecutor(min(len(jobs), self.settings.asr_workers), thread_name_prefix="asr-long") as executor:
-            decoded = [seg for part in executor.map(decode, jobs) for seg in part]
-        return self._collect(decoded, duration, main, probability, batched=True)
+    def _decode_piece(
+        self,
+        audio: np.ndarray,
+        language: str,
+        start: int,
+        end: int,
+        speech: list[dict[str, int]],
+        words: bool,
+        retries: int = MAX_TAIL_RETRIES,
+    ) -> list[WhisperSegment]:
+        """Decode `audio[start:end]` alone (faster-whisper computes features for all it is given),
+        on the recording's timeline. Whisper sometimes ends its transcript early and skips the rest
+        of the window; speech that Silero hears after the last decoded segment is decoded again
+        from the pause before it, so that it is not lost."""
+        segments, _ = self.model.transcribe(
+            audio[start:end],
+            condition_on_previous_text=False,
+            vad_filter=False,
+            word_timestamps=words,
+            **self._decode_options(language),
+        )
+        # Consume the generator here, on this worker thread: decoding happens while iterating.
+        decoded = [shifted(seg, start / SAMPLE_RATE) for seg in segments]
+        voiced = [seg for seg in decoded if not self._is_silence(seg)]
+        heard_until = int(voiced[-1].end * SAMPLE_RATE) if voiced else start
+        inside = [seg for seg in speech if start <= seg["start"] and seg["end"] <= end]
+        missed = [seg for seg in inside if seg["end"] > heard_until + TIMESTAMP_SLACK]
+        if retries == 0 or sum(seg["end"] - max(seg["start"], heard_until) for seg in missed) < MISSED_SPEECH:
+            return decoded
+        first = inside.index(missed[0])
+        restart = (inside[first - 1]["end"] + missed[0]["start"]) // 2 if first else missed[0]["start"]
+        if restart <= start:
+            return decoded
+        kept = [seg for seg in decoded if seg.start * SAMPLE_RATE < restart]
+        return kept + self._decode_piece(audio, language, restart, end, speech, words, retries - 1)
 
     def _decode_options(self, language: str | None) -> dict[str, object]:
         s = self.settings
@@ -191,11 +203,10 @@ class Transcriber:
         language: str | None,
         probability: float | None,
         *,
-        batched: bool,
+        parallel: bool,
     ) -> Transcription:
-        # Consume the generator here, on the worker thread: decoding happens while iterating.
         voiced = [(seg, code) for seg, code in segments if not self._is_silence(seg)]
-        kept = [self._to_segment(index, seg, code) for index, (seg, code) in enumerate(voiced)]
+        kept = [self._to_segment(index, seg, code, duration) for index, (seg, code) in enumerate(voiced)]
         text = join_texts([(seg.text, code) for seg, code in voiced])
         return Transcription(
             text=text,
@@ -203,7 +214,7 @@ class Transcriber:
             duration=duration,
             language=language,
             language_probability=None if probability is None else round(probability, 4),
-            batched=batched,
+            parallel=parallel,
         )
 
     def _is_silence(self, seg: WhisperSegment) -> bool:
@@ -213,17 +224,21 @@ class Transcriber:
         ) or not seg.text.strip()
 
     @staticmethod
-    def _to_segment(index: int, seg: WhisperSegment, language: str) -> Segment:
+    def _to_segment(index: int, seg: WhisperSegment, language: str, duration: float) -> Segment:
+        """`seg` for the response, its times within the recording (Whisper's last timestamp can
+        pass the end of the audio)."""
         return Segment(
             id=index,
             language=language,
-            start=round(seg.start, 3),
-            end=round(seg.end, 3),
+            start=round(min(seg.start, duration), 3),
+            end=round(min(seg.end, duration), 3),
             text=seg.text.strip(),
             tokens=list(seg.tokens),
             avg_logprob=round(seg.avg_logprob, 4),
             no_speech_prob=round(seg.no_speech_prob, 4),
-            words=[Word(w.word, round(w.start, 3), round(w.end, 3)) for w in seg.words or ()],
+            words=[
+                Word(w.word, round(min(w.start, duration), 3), round(min(w.end, duration), 3)) for w in seg.words or ()
+            ],
         )
 
 
@@ -252,28 +267,33 @@ def run_spans(runs: list[LanguageRun], samples: int) -> list[tuple[int, int]]:
     return list(zip([0, *cuts], [*cuts, samples], strict=True))
 
 
-def pack_clips(speech: list[dict[str, int]], max_samples: int, max_gap: int | None = None) -> list[dict[str, int]]:
-    """Merge consecutive VAD segments (sample offsets) into clips no longer than `max_samples`
-    (and, with `max_gap`, only segments at most that many samples apart)."""
-    clips: list[dict[str, int]] = []
-    for seg in speech:
-        close = max_gap is None or (clips and seg["start"] - clips[-1]["end"] <= max_gap)
-        if clips and close and seg["end"] - clips[-1]["start"] <= max_samples:
-            clips[-1]["end"] = seg["end"]
-        else:
-            clips.append({"start": seg["start"], "end": min(seg["end"], seg["start"] + max_samples)})
-    return clips
+def shifted(seg: WhisperSegment, offset_s: float) -> WhisperSegment:
+    """`seg` (and its words) moved `offset_s` later: from a piece's timeline to the recording's."""
+    if not offset_s:
+        return seg
+    words = [replace(w, start=w.start + offset_s, end=w.end + offset_s) for w in seg.words or ()]
+    return replace(seg, start=seg.start + offset_s, end=seg.end + offset_s, words=words or seg.words)
 
 
-def split_contiguous(clips: list[dict[str, int]], groups: int) -> list[list[dict[str, int]]]:
-    """Cut the ordered clips into at most `groups` contiguous runs of similar total length."""
-    groups = max(1, min(groups, len(clips)))
-    total = sum(c["end"] - c["start"] for c in clips)
-    runs: list[list[dict[str, int]]] = [[]]
-    done = 0
-    for clip in clips:
-        if runs[-1] and len(runs) < groups and done >= total * len(runs) / groups:
-            runs.append([])
-        runs[-1].append(clip)
-        done += clip["end"] - clip["start"]
-    return runs
+def cut_at_pauses(
+    speech: list[dict[str, int]], span: tuple[int, int], max_piece: int, min_pause: int
+) -> list[tuple[int, int]]:
+    """`span` (sample offsets) cut into pieces of at most `max_piece` where it can be: in the latest
+    pause between `speech` segments of at least `min_pause` before a piece would grow longer.
+    Pieces decode independently without a word cut in two, each in one Whisper window; speech
+    without such a pause stays in one longer piece. At a cut each side keeps at most PIECE_MARGIN
+    of the pause: Whisper times speech after a long silence seconds early."""
+    start, end = span
+    if end - start <= max_piece + SAMPLE_RATE:  # about one window (a 30 s recording is a few samples over)
+        return [span]
+    pieces: list[tuple[int, int]] = []
+    piece_start, candidate = start, None
+    for before, after in itertools.pairwise(speech):
+        if after["start"] - before["end"] >= min_pause:
+            candidate = (before, after)
+        if after["end"] - piece_start > max_piece and candidate is not None and candidate[0]["end"] > piece_start:
+            left, right = candidate
+            middle = (left["end"] + right["start"]) // 2
+            pieces.append((piece_start, min(middle, left["end"] + PIECE_MARGIN)))
+            piece_start, candidate = max(middle, right["start"] - PIECE_MARGIN), None
+    return [*pieces, (piece_start, end)]
