@@ -91,15 +91,15 @@ class Transcriber:
             for piece in cut_at_pauses(run.speech, span, int(CLIP_SECONDS * SAMPLE_RATE), MIN_CUT_PAUSE)
         ]
 
+        # One window or less is decoded exactly as the raw engine decodes it: no second decode of a tail.
+        retries = 0 if len(pieces) == 1 else MAX_TAIL_RETRIES
+
         def decode(job: tuple[str, tuple[int, int]]) -> list[tuple[WhisperSegment, str]]:
             code, (start, end) = job
-            return [(seg, code) for seg in self._decode_piece(audio, code, start, end, speech, words)]
+            return [(seg, code) for seg in self._decode_piece(audio, code, start, end, speech, words, retries)]
 
         if len(pieces) == 1:
-            # One window or less: exactly as the raw engine decodes it (no second decode of a tail).
-            code, (start, end) = pieces[0]
-            whole = self._decode_piece(audio, code, start, end, speech, words, retries=0)
-            return self._collect([(seg, code) for seg in whole], duration, main, probability, parallel=False)
+            return self._collect(decode(pieces[0]), duration, main, probability, parallel=False)
         with ThreadPoolExecutor(min(len(pieces), self.settings.asr_workers), thread_name_prefix="asr-piece") as pool:
             decoded = [seg for part in pool.map(decode, pieces) for seg in part]
         return self._collect(decoded, duration, main, probability, parallel=True)
@@ -159,7 +159,7 @@ class Transcriber:
         end: int,
         speech: list[dict[str, int]],
         words: bool,
-        retries: int = MAX_TAIL_RETRIES,
+        retries: int,
     ) -> list[WhisperSegment]:
         """Decode `audio[start:end]` alone (faster-whisper computes features for all it is given),
         on the recording's timeline. Whisper sometimes ends its transcript early and skips the rest
