@@ -105,6 +105,10 @@ async def test_long_file_keeps_five_languages(gateway: httpx.AsyncClient, raw_en
     body = await server(gateway, joined([name for _, name in LONG_LANGUAGE_MIX], 1.0))
     found = iter(code for code, _ in itertools.groupby(segment["language"] for segment in body["segments"]))
     assert all(code in found for code, _ in LONG_LANGUAGE_MIX), body["segments"]
+    spoken: dict[str, float] = {}
+    for segment in body["segments"]:
+        spoken[segment["language"]] = spoken.get(segment["language"], 0.0) + segment["end"] - segment["start"]
+    assert body["language"] == max(spoken, key=spoken.__getitem__), (body["language"], spoken)
     alone = [await asyncio.to_thread(raw_engine, load(name)) for _, name in LONG_LANGUAGE_MIX]
     assert kept(" ".join(alone), body["text"]) >= 0.95, (alone, body["text"])
 

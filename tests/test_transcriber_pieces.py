@@ -1,5 +1,7 @@
-"""How a long file is cut into pieces for parallel decoding: in pauses only, about one window each."""
+"""How a long file is cut into pieces for parallel decoding: in pauses only, about one window each;
+which language a file of several is reported in."""
 
+from services.asr.language_id import LanguageRun, most_spoken
 from services.asr.transcriber import MIN_CUT_PAUSE, PIECE_MARGIN, cut_at_pauses
 
 RATE = 16_000
@@ -36,3 +38,13 @@ def test_pieces_cover_the_span_and_skip_only_the_middle_of_long_pauses() -> None
     for (_, end), (start, _) in zip(pieces, pieces[1:], strict=False):
         assert start - end <= max(0, 37 * RATE - 2 * PIECE_MARGIN)  # 1 s gaps stay; the 37 s one is trimmed
         assert not any(s["start"] < start and end < s["end"] for s in speech)  # no speech skipped
+
+
+def test_the_main_language_is_the_one_most_speech_is_in() -> None:
+    runs = [
+        LanguageRun("en", segments((0, 20))),
+        LanguageRun("vi", segments((21, 40), (41, 70))),
+        LanguageRun("en", segments((71, 80))),
+    ]
+    assert most_spoken(runs) == "vi"
+    assert most_spoken(runs[:1]) == "en"

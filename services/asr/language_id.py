@@ -4,14 +4,16 @@ and English, say) keeps both.
 Whisper decides the language once per 30 s window, from the window's start: a 2.5 s English
 sentence after 13 s of Vietnamese is decoded as Vietnamese (lost or mangled), and
 faster-whisper's `multilingual=True` still decides per window. Here the recording's main language
-is detected as Whisper does (on the first 30 s), and every segment is screened on a short
+is detected as Whisper does (on the first 30 s) to start from, and every segment is screened on a short
 encoder input (its first LID_WINDOW_S plus LID_PAD_S; one batched encode for all segments). The
 short input is cheap but less sure of itself (an English "next" comes out Hindi 0.27, English
 0.13; Whisper's padded 30 s window says English 0.81), so a segment that looks like another
 language is checked again on the 30 s window, unless the short input is all but certain, and
 decoded in the other language only when that check is sure too: on a monolingual recording a
 wrong switch would lose the segment's words. A segment that is not clearly in another language
-keeps the language of the segment before it.
+keeps the language of the segment before it. The language reported for the whole recording is
+the one most of its speech is in, not the first window's: a file that opens with 20 s of English
+and goes on in Vietnamese for ten minutes is a Vietnamese file.
 """
 
 from collections.abc import Sequence
@@ -104,14 +106,29 @@ def language_runs(
     screened = [i for i, s in enumerate(speech) if s["end"] - s["start"] >= MIN_SWITCH_S * SAMPLE_RATE]
     guesses = dict(zip(screened, detect_languages(model, audio, [speech[i] for i in screened]), strict=True))
     runs: list[LanguageRun] = []
+    codes: list[str] = []  # every segment's language
     current = main  # a segment speaks the language of the one before it unless clearly not
     for index, segment in enumerate(speech):
         if index in guesses:
             clip = audio[segment["start"] : segment["end"]]
             current = segment_language(model, clip, guesses[index], current)
-        code = current
-        if runs and runs[-1].language == code:
+        codes.append(current)
+        if runs and runs[-1].language == current:
             runs[-1].speech.append(segment)
         else:
-            runs.append(LanguageRun(code, [segment]))
-    return runs, main, overall[main]
+            runs.append(LanguageRun(current, [segment]))
+    spoken = most_spoken(runs)
+    if spoken == main:
+        return runs, main, overall[main]
+    # Sureness of the most-spoken language: its share in the short-input guesses of its own segments.
+    own = [guesses[i].get(spoken, 0.0) for i, code in enumerate(codes) if i in guesses and code == spoken]
+    return runs, spoken, float(np.mean(own)) if own else None
+
+
+def most_spoken(runs: Sequence[LanguageRun]) -> str:
+    """The language of the most speech (in samples) over `runs`; the earliest one on a tie."""
+    totals: dict[str, int] = {}
+    for run in runs:
+        totals[run.language] = totals.get(run.language, 0) + sum(s["end"] - s["start"] for s in run.speech)
+    return max(totals, key=totals.__getitem__)
+
