@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from deploy.local_llm import model_path, server_command
-from services.voicechat.protocol import LANGUAGE_NAMES
+from services.common.languages import LANGUAGE_NAMES
 from services.voicechat.settings import VoicechatSettings
 
 OUT = REPO / "bench" / "out"

@@ -99,6 +99,8 @@ async def test_bad_messages_get_error_events_and_the_stream_keeps_working(fleet:
         json.dumps({"audio_event": {"audio_base_64": odd}}),
         json.dumps({"type": "dance"}),
         json.dumps({"hello": "world"}),
+        json.dumps({"type": "config", "language": "xx"}),  # refused; the stream keeps its language
+        "[" * 10_000 + "]" * 10_000,
         long_chunk,
     ]
     speech = np.concatenate([clip("asr/sb_spk2_snt2.wav"), silence(1.0)])
@@ -116,7 +118,16 @@ async def test_bad_messages_get_error_events_and_the_stream_keeps_working(fleet:
     errors = received.of_type("error")
     assert len(errors) == len(bad) + 1, received.events
     messages = " | ".join(e["message"] for e in errors)
-    for needle in ("json", "base64", "odd byte count", "unknown message", "too long", "binary"):
+    for needle in (
+        "json",
+        "base64",
+        "odd byte count",
+        "unknown message",
+        "unsupported language",
+        "nested",
+        "too long",
+        "binary",
+    ):
         assert needle in messages.lower(), messages
     assert len(received.finals()) == 1 and "joy" in normalize(received.finals()[0])
 

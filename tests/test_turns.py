@@ -6,15 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from services.asr.streaming.protocol import (
-    AudioChunk,
-    ConfigUpdate,
-    EndOfStream,
-    ProtocolError,
-    parse_client_message,
-)
 from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector, TurnEnded, TurnSettings
 from services.asr.streaming.vad import WINDOW
+from services.common.protocols.base import ProtocolError
+from services.common.protocols.transcribe import AudioChunk, ConfigMessage, EndMessage, parse_client_message
 
 LOUD = np.full(WINDOW, 0.1, np.float32)
 QUIET = np.full(WINDOW, 0.001, np.float32)
@@ -106,8 +101,8 @@ def pcm_message(payload: bytes) -> str:
 
 def test_parser_accepts_the_three_message_kinds() -> None:
     assert isinstance(parse_client_message(pcm_message(b"\x00\x00" * 160)), AudioChunk)
-    assert parse_client_message('{"type": "config", "ssap": true}') == ConfigUpdate(ssap=True, language=None)
-    assert isinstance(parse_client_message('{"type": "end"}'), EndOfStream)
+    assert parse_client_message('{"type": "config", "ssap": true}') == ConfigMessage(ssap=True)
+    assert isinstance(parse_client_message('{"type": "end"}'), EndMessage)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +112,9 @@ def test_parser_accepts_the_three_message_kinds() -> None:
         ("[]", "json object"),
         (pcm_message(b"\x00"), "odd byte count"),
         ('{"audio_event": {"audio_base_64": "@@@"}}', "base64"),
-        ('{"type": "dance"}', "invalid message"),
+        ('{"type": "dance"}', "unknown message"),
+        ('{"type": "config", "ssap": "maybe"}', "invalid message: ssap"),
+        ("[" * 10_000 + "]" * 10_000, "nested too deeply"),
         ('{"foo": 1}', "unknown message"),
         ('{"audio_event": {}}', "audio_base_64"),
     ],

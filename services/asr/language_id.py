@@ -131,4 +131,3 @@ def most_spoken(runs: Sequence[LanguageRun]) -> str:
     for run in runs:
         totals[run.language] = totals.get(run.language, 0) + sum(s["end"] - s["start"] for s in run.speech)
     return max(totals, key=totals.__getitem__)
-

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.errors import error_body
+from services.common.protocols.base import ErrorEvent
 
 logger = logging.getLogger(__name__)
 
@@ -220,8 +221,8 @@ class ClientLimitsMiddleware:
         if (await receive())["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
-        event = {"type": "error", "code": "rate_limited", "message": message}
-        await send({"type": "websocket.send", "text": json.dumps(event)})
+        event = ErrorEvent(code="rate_limited", message=message)
+        await send({"type": "websocket.send", "text": event.json_text()})
         await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER, "reason": message[:120]})
 
 

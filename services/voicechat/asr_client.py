@@ -2,12 +2,16 @@
 they are; transcript events come back."""
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode, urlsplit
 
 import websockets
+
+from services.common.protocols.base import ErrorEvent, ProtocolError, parse_event
+from services.common.protocols.transcribe import SERVER_EVENTS, SsapEvent, TranscriptEvent
+
+AsrEvent = TranscriptEvent | SsapEvent | ErrorEvent
 
 RECONNECT_BACKOFF_S = 2.0
 CLOSE_TIMEOUT_S = 2.0  # an ASR that does not answer the close handshake is disconnected after this long
@@ -50,18 +54,19 @@ class AsrClient:
             self._lost()
             raise AsrError(f"ASR connection lost: {exc}") from exc
 
-    async def events(self) -> AsyncIterator[dict]:
+    async def events(self) -> AsyncIterator[AsrEvent]:
         """The ASR's events for the whole session, across reconnections; a stream that breaks off
-        (rather than closing normally) is reported as an error event."""
+        (rather than closing normally) or a malformed event is reported as an error event, and
+        event types this side does not know (an external ASR's) are skipped."""
         while True:
             await self._open.wait()
             ws = self._ws
             try:
                 async for message in ws:
-                    if isinstance(message, str):
-                        yield json.loads(message)
+                    if isinstance(message, str) and (event := _parsed(message)) is not None:
+                        yield event
             except websockets.WebSocketException as exc:
-                yield {"type": "error", "message": f"ASR connection lost ({exc}); reconnecting on the next audio"}
+                yield ErrorEvent(message=f"ASR connection lost ({exc}); reconnecting on the next audio")
             finally:
                 if self._ws is ws:
                     self._lost()
@@ -75,3 +80,10 @@ class AsrClient:
         self._open.clear()
         if ws is not None:
             await ws.close()
+
+
+def _parsed(message: str) -> AsrEvent | None:
+    try:
+        return parse_event(SERVER_EVENTS, message)
+    except ProtocolError as exc:
+        return ErrorEvent(message=f"the ASR sent a bad event: {exc}")

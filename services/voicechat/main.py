@@ -3,22 +3,23 @@
 from fastapi import FastAPI
 
 from services.common.app import create_app
+from services.voicechat.dependencies import get_settings
 from services.voicechat.routers import ws
-from services.voicechat.settings import VoicechatSettings
+from services.voicechat.service import VoicechatService
 
 
 def build_app() -> FastAPI:
-    settings = VoicechatSettings()
-    return create_app(
+    settings = get_settings()
+    voicechat = VoicechatService(settings)
+    app = create_app(
         service="voicechat",
         settings=settings,
         routers=[ws.router],
-        readiness=lambda: (
-            True,
-            {"llm": settings.llm_base_url, "tts": settings.tts_ws_url, "asr": settings.asr_ws_url},
-        ),
+        readiness=voicechat.status,
         description="The voice agent: a user speaks, the agent answers with voice, interruptibly.",
     )
+    app.state.voicechat = voicechat
+    return app
 
 
 app = build_app()

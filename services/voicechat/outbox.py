@@ -14,7 +14,8 @@ from collections import deque
 
 from fastapi import WebSocket
 
-AUDIO_RATE = 24_000
+from services.common.protocols.base import TTS_SAMPLE_RATE, WireEvent
+
 AGENT_LANE_SIZE = 8
 
 
@@ -22,19 +23,19 @@ class Outbox:
     def __init__(self, ws: WebSocket, lead_s: float) -> None:
         self._ws = ws
         self._lead_s = lead_s
-        self._urgent: deque[dict | None] = deque()
-        self._agent: deque[dict | bytes] = deque()
+        self._urgent: deque[WireEvent | None] = deque()
+        self._agent: deque[WireEvent | bytes] = deque()
         self._space = asyncio.Semaphore(AGENT_LANE_SIZE)  # a turn waits when its lane is full
         self._wake = asyncio.Event()
         self._audio_start = 0.0  # when the current run of audio started playing on the client
         self._audio_sent_s = 0.0  # seconds of audio sent in this run
 
-    async def agent(self, item: dict | bytes) -> None:
+    async def agent(self, item: WireEvent | bytes) -> None:
         await self._space.acquire()
         self._agent.append(item)
         self._wake.set()
 
-    def urgent(self, item: dict | None) -> None:
+    def urgent(self, item: WireEvent | None) -> None:
         """Queue an event ahead of the agent lane; None stops the sender once the lanes are empty."""
         self._urgent.append(item)
         self._wake.set()
@@ -59,7 +60,7 @@ class Outbox:
                 if item is None:
                     stopping = True
                 else:
-                    await self._ws.send_json(item)
+                    await self._ws.send_json(item.wire())
                 continue
             if not self._agent:
                 if stopping:
@@ -79,7 +80,7 @@ class Outbox:
                 self._count_audio(item)
                 await self._ws.send_bytes(item)
             else:
-                await self._ws.send_json(item)
+                await self._ws.send_json(item.wire())
 
     def _audio_delay(self) -> float:
         played = time.monotonic() - self._audio_start
@@ -89,4 +90,4 @@ class Outbox:
         now = time.monotonic()
         if self._audio_sent_s < now - self._audio_start:  # the client ran dry: a new run starts now
             self._audio_start, self._audio_sent_s = now, 0.0
-        self._audio_sent_s += len(frame) / 2 / AUDIO_RATE
+        self._audio_sent_s += len(frame) / 2 / TTS_SAMPLE_RATE

@@ -5,7 +5,7 @@ LLM is still generating."""
 import re
 from dataclasses import dataclass
 
-from services.voicechat.protocol import LANGUAGES
+from services.common.languages import LANGUAGES
 
 PREFIX = re.compile(r"^\s*\[(" + "|".join(LANGUAGES) + r")\]\s*")
 MAX_PREFIX_CHARS = 6  # "[ja]" and a little slack

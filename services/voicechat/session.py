@@ -9,22 +9,23 @@ import time
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from services.common.languages import LANGUAGE_NAMES
+from services.common.protocols.base import ErrorEvent, ProtocolError, WireEvent
+from services.common.protocols.transcribe import SsapEvent, TranscriptEvent
+from services.common.protocols.voice_chat import (
+    Audio,
+    Config,
+    Disconnect,
+    End,
+    Interrupted,
+    TextInput,
+    parse_client_message,
+)
 from services.voicechat.asr_client import AsrClient, AsrError
 from services.voicechat.bargein import BargeInDetector
 from services.voicechat.llm import Llm
 from services.voicechat.outbox import Outbox
 from services.voicechat.profile_prompt import render
-from services.voicechat.protocol import (
-    LANGUAGE_NAMES,
-    Audio,
-    Config,
-    End,
-    ProtocolError,
-    TextInput,
-    error,
-    event,
-    parse_client_message,
-)
 from services.voicechat.settings import VoicechatSettings
 from services.voicechat.tts_client import TtsClient
 from services.voicechat.turn import Turn
@@ -81,7 +82,7 @@ class Session:
             await self.tts.close()
             await self.asr.close()
 
-    async def send(self, item: dict) -> None:
+    async def send(self, item: WireEvent) -> None:
         """An event outside the agent's reply (transcripts, errors, interrupted, disconnect)."""
         self.outbox.urgent(item)
 
@@ -92,12 +93,14 @@ class Session:
             except (WebSocketDisconnect, RuntimeError):
                 return
             except KeyError:  # a binary frame
-                await self.send(error("client", "send JSON text messages; binary frames are not accepted"))
+                await self.send(
+                    ErrorEvent(source="client", message="send JSON text messages; binary frames are not accepted")
+                )
                 continue
             try:
                 message = parse_client_message(text)
             except ProtocolError as exc:
-                await self.send(error("client", str(exc)))
+                await self.send(ErrorEvent(source="client", message=str(exc)))
                 continue
             if isinstance(message, End):
                 return
@@ -116,27 +119,27 @@ class Session:
         except AsrError as exc:
             if not self.asr_error_sent:  # once per outage, not once per audio message
                 self.asr_error_sent = True
-                await self.send(error("asr", str(exc)))
+                await self.send(ErrorEvent(source="asr", message=str(exc)))
         else:
             self.asr_error_sent = False
 
     async def _asr_loop(self) -> None:
         async for message in self.asr.events():
-            if message.get("type") == "error":
-                await self.send(error("asr", str(message.get("message", "ASR error"))))
-                continue
-            if message.get("type") == "ssap":
-                if self.config.ssap and isinstance(message.get("properties"), dict):
-                    self.voice_profile = message["properties"]
+            if isinstance(message, ErrorEvent):
+                await self.send(ErrorEvent(source="asr", message=message.message))
+            elif isinstance(message, SsapEvent):
+                if self.config.ssap:
+                    self.voice_profile = message.properties
                     await self.send(message)
-                continue
-            if message.get("type") != "transcript":
-                continue
-            await self.send(message)
-            if message.get("text"):
-                self._user_active()
-            if message.get("is_final") and str(message.get("text", "")).strip():
-                await self._start_turn(message["text"].strip())
+            elif isinstance(message, TranscriptEvent):
+                await self._on_transcript(message)
+
+    async def _on_transcript(self, transcript: TranscriptEvent) -> None:
+        await self.send(transcript)
+        if transcript.text:
+            self._user_active()
+        if transcript.is_final and transcript.text.strip():
+            await self._start_turn(transcript.text.strip())
 
     async def _idle_watch(self) -> None:
         """Follow up after silence; end the session after the inactivity limit. Silence starts when
@@ -152,7 +155,7 @@ class Session:
                 continue
             quiet_since = max(self.last_activity, self.agent_done_at or 0.0)
             if now - quiet_since >= self.settings.inactivity_timeout_s:
-                await self.send(event("disconnect", reason="timeout"))
+                await self.send(Disconnect(reason="timeout"))
                 return
             if (
                 self.agent_done_at is not None
@@ -180,7 +183,7 @@ class Session:
         await self.tts.reset()  # frames of the cancelled request must not arrive later
         self.outbox.drop_agent_lane()
         if interrupted:
-            await self.send(event("interrupted"))
+            await self.send(Interrupted())
 
     def _messages(self, user_text: str) -> list[dict[str, str]]:
         system = self.settings.system_prompt

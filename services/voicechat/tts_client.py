@@ -1,10 +1,12 @@
 """The TTS service's /ws/tts, one connection per session, reopened after an interruption."""
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 
 import websockets
+
+from services.common.protocols.base import ErrorEvent, ProtocolError, parse_event
+from services.common.protocols.tts import SERVER_EVENTS, EndEvent, TtsRequest
 
 # A dropped connection's close handshake runs in the background and gives up after this long: the TTS may
 # still be writing the old request's frames, which nobody reads any more.
@@ -37,23 +39,22 @@ class TtsClient:
     ) -> AsyncIterator[bytes]:
         """24 kHz int16 PCM frames of `text`."""
         ws = await self._connection()
-        request = {"target_text": text, "language": language}
-        if speaker_id:
-            request["speaker_id"] = speaker_id
-        if collection_id:
-            request["collection_id"] = collection_id
+        request = TtsRequest(
+            target_text=text, speaker_id=speaker_id or None, collection_id=collection_id or None, language=language
+        )
         try:
-            await ws.send(json.dumps(request))
+            await ws.send(request.model_dump_json(exclude_none=True))
             while True:
                 message = await ws.recv()
                 if isinstance(message, bytes):
                     yield message
                     continue
-                event = json.loads(message)
-                if event.get("type") == "end":
-                    self.last_speaker_id = event.get("speaker_id")
+                event = _parsed(message)
+                if isinstance(event, EndEvent):
+                    self.last_speaker_id = event.speaker_id
                     return
-                raise TtsError(event.get("message", "TTS failed"))
+                if isinstance(event, ErrorEvent):
+                    raise TtsError(event.message)
         except websockets.WebSocketException as exc:
             await self.reset()
             raise TtsError(f"TTS connection lost: {exc}") from exc
@@ -73,3 +74,10 @@ class TtsClient:
         await self.reset()
         if self._closing:
             await asyncio.wait(self._closing, timeout=CLOSE_TIMEOUT_S + 1)
+
+
+def _parsed(message: str) -> EndEvent | ErrorEvent | None:
+    try:
+        return parse_event(SERVER_EVENTS, message)
+    except ProtocolError as exc:
+        return ErrorEvent(message=f"the TTS sent a bad event: {exc}")

@@ -7,12 +7,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from services.common.protocols.base import ErrorEvent, WireEvent
+from services.common.protocols.voice_chat import AgentEnd, AgentText, Config, Latency, Thinking
 from services.voicechat.llm import Llm, LlmError
-from services.voicechat.protocol import Config, error, event, latency
 from services.voicechat.reply import ReplyParser
 from services.voicechat.tts_client import TtsClient, TtsError
 
-Send = Callable[[dict | bytes], Awaitable[None]]
+Send = Callable[[WireEvent | bytes], Awaitable[None]]
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Turn:
         self.result = TurnResult()
 
     async def run(self, messages: list[dict[str, str]], started: float) -> TurnResult:
-        await self.send(event("thinking"))
+        await self.send(Thinking())
         parser = ReplyParser()
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         self.tts.last_speaker_id = None
@@ -46,7 +47,7 @@ class Turn:
                 await asyncio.gather(speaker, return_exceptions=True)
         self.result.text = parser.text
         language = parser.language or self.config.language
-        await self.send(event("agent_end", language=language, speaker_id=self.tts.last_speaker_id))
+        await self.send(AgentEnd(language=language, speaker_id=self.tts.last_speaker_id))
         return self.result
 
     async def _generate(
@@ -56,19 +57,19 @@ class Turn:
         try:
             async for token in self.llm.stream(messages):
                 if first:
-                    await self.send(latency("llm", time.perf_counter() - started))
+                    await self.send(Latency.of("llm", time.perf_counter() - started))
                     first = False
                 shown, ready = parser.feed(token)
                 if shown:
-                    await self.send(event("agent_text", text=shown))
+                    await self.send(AgentText(text=shown))
                 for sentence in ready:
                     sentences.put_nowait(sentence)
         except LlmError as exc:
-            await self.send(error("llm", str(exc)))
+            await self.send(ErrorEvent(source="llm", message=str(exc)))
         finally:
             shown, ready = parser.finish()
             if shown:
-                await self.send(event("agent_text", text=shown))
+                await self.send(AgentText(text=shown))
             for sentence in ready:
                 sentences.put_nowait(sentence)
             sentences.put_nowait(None)
@@ -87,7 +88,7 @@ class Turn:
             try:
                 async for frame in self.tts.speak(sentence, speaker_id, self.config.collection_id, language):
                     if first_frame:
-                        await self.send(latency("tts_first", time.perf_counter() - sent_at))
+                        await self.send(Latency.of("tts_first", time.perf_counter() - sent_at))
                         self.on_audio()
                         first_frame = False
                     if not heard:
@@ -96,4 +97,4 @@ class Turn:
                     await self.send(frame)
             except TtsError as exc:
                 failed = True
-                await self.send(error("tts", str(exc)))
+                await self.send(ErrorEvent(source="tts", message=str(exc)))

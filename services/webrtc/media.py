@@ -14,8 +14,10 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-MIC_RATE = 16_000
-AGENT_RATE = 24_000
+from services.common.protocols.base import ASR_SAMPLE_RATE, TTS_SAMPLE_RATE
+
+MIC_RATE = ASR_SAMPLE_RATE  # what the voice chat takes in
+AGENT_RATE = TTS_SAMPLE_RATE  # what it sends back
 TRACK_RATE = 48_000
 FRAME_SAMPLES = TRACK_RATE // 50  # 20 ms
 FRAME_BYTES = FRAME_SAMPLES * 2

@@ -3,12 +3,14 @@
 import asyncio
 import base64
 import contextlib
-import json
 from collections.abc import AsyncIterator
 
 import websockets
 
 from services.common.errors import InvalidInput, ServiceBusy
+from services.common.protocols.base import ErrorEvent, ProtocolError, parse_event
+from services.common.protocols.transcribe import AudioMessage, AudioPayload
+from services.common.protocols.voice_chat import SERVER_EVENTS, Config, End, Ready, ServerEvent, TextInput
 
 READY_TIMEOUT_S = 10
 
@@ -26,42 +28,49 @@ class OrchestratorLink:
         self.url = url
         self._ws: websockets.ClientConnection | None = None
 
-    async def open(self, config: dict[str, object]) -> None:
+    async def open(self, config: Config) -> None:
         """Connect, configure the session and wait for `ready`."""
         try:
             self._ws = await websockets.connect(self.url, open_timeout=5, close_timeout=3, max_size=2**22)
-            await self._ws.send(json.dumps({"type": "config", **config}))
-            event = json.loads(await asyncio.wait_for(self._ws.recv(), READY_TIMEOUT_S))
-        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+            await self._ws.send(config.json_text())
+            reply = await asyncio.wait_for(self._ws.recv(), READY_TIMEOUT_S)
+            event = parse_event(SERVER_EVENTS, reply) if isinstance(reply, str) else None
+        except (OSError, websockets.WebSocketException, TimeoutError, ProtocolError) as exc:
             await self.close()
             raise OrchestratorUnavailable(f"the voice-chat orchestrator is unavailable: {exc}") from exc
-        if event.get("type") != "ready":
+        if not isinstance(event, Ready):
             await self.close()
-            raise SessionRefused(str(event.get("message", f"the orchestrator answered {event.get('type')!r}")))
+            if isinstance(event, ErrorEvent):
+                raise SessionRefused(event.message)
+            raise SessionRefused(f"the orchestrator answered {getattr(event, 'type', 'an unknown event')!r}")
 
     async def send_audio(self, pcm_16k: bytes) -> None:
-        message = {"audio_event": {"audio_base_64": base64.b64encode(pcm_16k).decode()}}
-        await self._send(message)
+        payload = AudioPayload(audio_base_64=base64.b64encode(pcm_16k).decode())
+        await self._send(AudioMessage(audio_event=payload).model_dump_json(exclude_none=True))
 
     async def send_text(self, text: str) -> None:
-        await self._send({"type": "text_input", "text": text})
+        await self._send(TextInput(text=text).json_text())
 
-    async def _send(self, message: dict[str, object]) -> None:
+    async def _send(self, message: str) -> None:
         if self._ws is None:
             raise OrchestratorUnavailable("the orchestrator connection is closed")
         try:
-            await self._ws.send(json.dumps(message))
+            await self._ws.send(message)
         except websockets.WebSocketException as exc:
             raise OrchestratorUnavailable(f"the orchestrator connection broke: {exc}") from exc
 
-    async def events(self) -> AsyncIterator[dict[str, object] | bytes]:
-        """Events (dicts) and agent audio (24 kHz int16 bytes) until the orchestrator ends the session."""
+    async def events(self) -> AsyncIterator[ServerEvent | bytes]:
+        """Typed events and agent audio (24 kHz int16 bytes) until the orchestrator ends the session;
+        event types this side does not know are skipped."""
         if self._ws is None:
             return
         try:
             async for message in self._ws:
-                yield message if isinstance(message, bytes) else json.loads(message)
-        except websockets.WebSocketException as exc:
+                if isinstance(message, bytes):
+                    yield message
+                elif (event := parse_event(SERVER_EVENTS, message)) is not None:
+                    yield event
+        except (websockets.WebSocketException, ProtocolError) as exc:
             raise OrchestratorUnavailable(f"the orchestrator connection broke: {exc}") from exc
 
     async def close(self) -> None:
@@ -69,5 +78,5 @@ class OrchestratorLink:
         if ws is None:
             return
         with contextlib.suppress(websockets.WebSocketException):
-            await ws.send(json.dumps({"type": "end"}))
+            await ws.send(End().json_text())
         await ws.close()

@@ -7,7 +7,6 @@ agent track). The registry's watchdog closes a peer that never connects or whose
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -17,6 +16,10 @@ from aiortc import RTCDataChannel, RTCIceCandidate, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from services.common.errors import InvalidInput
+from services.common.protocols.base import ErrorEvent, WireEvent
+from services.common.protocols.datachannel import Transcription
+from services.common.protocols.transcribe import TranscriptEvent
+from services.common.protocols.voice_chat import AgentEnd, AgentText, Disconnect, Interrupted, ServerEvent
 from services.webrtc.media import MIC_RATE, AgentAudioTrack, MicConverter
 from services.webrtc.orchestrator import OrchestratorLink, OrchestratorUnavailable
 
@@ -27,7 +30,7 @@ MAX_TEXT_CHARS = 4000
 DRAIN_TIMEOUT_S = 1.0
 PLAY_OUT_TIMEOUT_S = 5.0
 # Orchestrator events passed on to the data channel as they are, besides the two the reference names.
-FORWARDED_EVENTS = {"interrupted", "agent_end", "error", "disconnect"}
+FORWARDED_EVENTS = (Interrupted, AgentEnd, ErrorEvent, Disconnect)
 
 
 class Peer:
@@ -104,17 +107,17 @@ class Peer:
     def _on_message(self, message: str | bytes) -> None:
         self.last_inbound = time.monotonic()
         if isinstance(message, bytes):
-            self.send_event({"type": "error", "source": "client", "message": "send text, not binary messages"})
+            self.send_event(ErrorEvent(source="client", message="send text, not binary messages"))
             return
         text = message.strip()
         if not text:
-            self.send_event({"type": "error", "source": "client", "message": "an empty message is not text input"})
+            self.send_event(ErrorEvent(source="client", message="an empty message is not text input"))
             return
         self._spawn(self._send_text(text[:MAX_TEXT_CHARS]))
 
     # -- data channel ---------------------------------------------------------------------------
-    def send_event(self, event: dict[str, object]) -> None:
-        message = json.dumps(event, ensure_ascii=False)
+    def send_event(self, event: WireEvent) -> None:
+        message = event.json_text()
         if self._channel is not None and self._channel.readyState == "open":
             self._channel.send(message)
         else:
@@ -164,20 +167,19 @@ class Peer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.agent_track.played_out.wait(), PLAY_OUT_TIMEOUT_S)
         except OrchestratorUnavailable as exc:
-            self.send_event({"type": "error", "source": "server", "message": str(exc)})
+            self.send_event(ErrorEvent(source="server", message=str(exc)))
             reason = str(exc)
         await self.close(reason)
 
-    def _on_orchestrator_event(self, event: dict[str, object]) -> None:
-        kind = event.get("type")
-        if kind == "transcript":
-            text = str(event.get("text") or "").strip()
-            if event.get("is_final") and text:
-                self.send_event({"type": "transcription", "text": text})
-        elif kind == "agent_text":
-            self.send_event({"type": "agent_text", "text": event.get("text", "")})
-        elif kind in FORWARDED_EVENTS:
-            if kind == "interrupted":
+    def _on_orchestrator_event(self, event: ServerEvent) -> None:
+        if isinstance(event, TranscriptEvent):
+            text = event.text.strip()
+            if event.is_final and text:
+                self.send_event(Transcription(text=text))
+        elif isinstance(event, AgentText):
+            self.send_event(event)
+        elif isinstance(event, FORWARDED_EVENTS):
+            if isinstance(event, Interrupted):
                 self.agent_track.stop_speaking()
             self.send_event(event)
 

@@ -8,6 +8,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.errors import InvalidInput
+from services.common.languages import Language
 
 MAX_SDP_CHARS = 64_000
 
@@ -23,7 +24,7 @@ class Offer(BaseModel):
         None, max_length=300, description="The selected speaker's reference recording (from /api/speakers)."
     )
     reference_text: str | None = Field(None, max_length=1000, description="Transcript of `reference_audio`.")
-    language: Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"] | None = Field(
+    language: Language | None = Field(
         None, description="Conversation language; default: the speaker's, else the server's."
     )
     collection_id: str | None = Field(None, max_length=100, description="Collection routing the agent's voice.")

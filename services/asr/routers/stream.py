@@ -5,10 +5,10 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.websockets import WebSocket
 
 from services.asr.service import AsrService
-from services.asr.streaming.protocol import error_event
 from services.asr.streaming.session import StreamOptions, StreamSession
 from services.asr.streaming.turns import TurnSettings
-from services.common.errors import ApiError
+from services.common.errors import ApiError, ServiceBusy
+from services.common.protocols.base import ErrorEvent
 
 router = APIRouter(tags=["streaming"])
 
@@ -43,8 +43,10 @@ async def transcribe_stream(ws: WebSocket) -> None:
     except ApiError as exc:
         await _refuse(ws, exc.message, 1013 if exc.status_code == 503 else 1008)
         return
-    if asr.streams >= s.stream_max_connections:
-        await _refuse(ws, f"too many streams (limit {s.stream_max_connections}); retry later", 1013)
+    try:
+        place = asr.streams.acquire()  # busy is decided by the model's budget
+    except ServiceBusy as exc:
+        await _refuse(ws, exc.message, 1013)
         return
     options = StreamOptions(
         turns=TurnSettings(
@@ -53,19 +55,17 @@ async def transcribe_stream(ws: WebSocket) -> None:
             partial_interval=query.partial_interval,
         ),
         language=language,
+        validate_language=asr.validate_language,
         ssap=query.ssap,
         idle_timeout_s=s.stream_idle_timeout_s,
         ssap_early_s=max(s.ssap_turn_voiced_s, s.ssap_min_voiced_s),
         ssap_min_s=s.ssap_min_voiced_s,
         ssap_drain_s=s.ssap_timeout_s,
     )
-    asr.streams += 1
-    try:
+    with place:
         await StreamSession(ws, asr.stream_scheduler, asr.voice_profiles, options).run()
-    finally:
-        asr.streams -= 1
 
 
 async def _refuse(ws: WebSocket, message: str, code: int) -> None:
-    await ws.send_json(error_event(message))
+    await ws.send_json(ErrorEvent(message=message).wire())
     await ws.close(code, message[:120])

@@ -3,28 +3,29 @@ on the shared scheduler, and a sender draining an outbox so events leave in orde
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from services.asr.short_context import TurnContext, looks_like_a_loop
-from services.asr.streaming.protocol import (
-    AudioChunk,
-    ConfigUpdate,
-    EndOfStream,
-    ProtocolError,
-    error_event,
-    parse_client_message,
-    transcript_event,
-)
 from services.asr.streaming.scheduler import STREAM_SKIPPED, DecodeJob, DecodeScheduler, Priority
 from services.asr.streaming.ssap import TurnProfiler, VoiceProfiles
 from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector, TurnEnded, TurnSettings
 from services.asr.streaming.vad import StreamingVad
 from services.asr.transcriber import UtteranceText
+from services.common.errors import InvalidInput
+from services.common.protocols.base import ASR_SAMPLE_RATE, ErrorEvent, ProtocolError, WireEvent
+from services.common.protocols.transcribe import (
+    AudioChunk,
+    ConfigMessage,
+    EndMessage,
+    TranscriptEvent,
+    parse_client_message,
+)
 
-RATE = 16_000
+RATE = ASR_SAMPLE_RATE
 RECENT_LANGUAGE_PROBABILITY = 0.9  # a detection this sure becomes the stream's language, kept by
 # later turns unless one is clearly in another language (a Vietnamese speaker's English sentence)
 PARTIAL_LANGUAGE_PROBABILITY = 0.5  # a partial whose language detection is less sure is not shown
@@ -38,6 +39,7 @@ LEAD_AUDIO_S = 2.0  # this much of the end of its audio in front of the turn
 class StreamOptions:
     turns: TurnSettings
     language: str | None
+    validate_language: Callable[[str | None], str | None]  # a code the model knows, or InvalidInput
     ssap: bool
     idle_timeout_s: float
     ssap_early_s: float = 2.0  # profile a turn as soon as it has this much voiced audio...
@@ -63,7 +65,7 @@ class StreamSession:
         self._recent_language: str | None = None  # detected: what the next turn most likely speaks
         self.detector = TurnDetector(options.turns)
         self.vad = StreamingVad()
-        self.outbox: asyncio.Queue[dict[str, object] | None] = asyncio.Queue()
+        self.outbox: asyncio.Queue[WireEvent | None] = asyncio.Queue()
         self._preview: DecodeJob | None = None  # the latest partial or early final of this turn
         self._early: _EarlyFinal | None = None
         self._finals: asyncio.Task[None] | None = None  # chain: finals are sent in turn order
@@ -101,14 +103,14 @@ class StreamSession:
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("text") is None:
-                await self.send(error_event("binary frames are not accepted: send JSON text messages"))
+                await self.send(ErrorEvent(message="binary frames are not accepted: send JSON text messages"))
                 continue
             try:
                 parsed = parse_client_message(message["text"])
             except ProtocolError as exc:
-                await self.send(error_event(str(exc)))
+                await self.send(ErrorEvent(message=str(exc)))
                 continue
-            if isinstance(parsed, EndOfStream):
+            if isinstance(parsed, EndMessage):
                 if self.detector.in_turn:
                     self._on_turn_ended(self.detector.end_turn())
                 if self._finals is not None:
@@ -116,23 +118,29 @@ class StreamSession:
                 await self.ssap.drain(self.options.ssap_drain_s)
                 await self._close(1000, "end of stream")
                 return
-            if isinstance(parsed, ConfigUpdate):
-                self._configure(parsed)
+            if isinstance(parsed, ConfigMessage):
+                await self._configure(parsed)
                 continue
             await self._on_audio(parsed)
 
-    def _configure(self, update: ConfigUpdate) -> None:
+    async def _configure(self, update: ConfigMessage) -> None:
+        """A mid-stream config; an unknown language is refused as it is in the query, and the stream
+        keeps the language it had."""
+        if update.language:
+            try:
+                self.language = self.options.validate_language(update.language)
+            except InvalidInput as exc:
+                await self.send(ErrorEvent(message=exc.message))
+                return
         if update.ssap is not None:
             self.options.ssap = update.ssap
-        if update.language:
-            self.language = update.language.lower()
 
     async def _on_audio(self, chunk: AudioChunk) -> None:
         limit_s = self.options.turns.silence_ms / 1000
         if chunk.seconds >= limit_s:
             await self.send(
-                error_event(
-                    f"audio chunk of {chunk.seconds * 1000:.0f} ms is too long: chunks must be shorter than "
+                ErrorEvent(
+                    message=f"audio chunk of {chunk.seconds * 1000:.0f} ms is too long: chunks must be shorter than "
                     f"silence_ms ({self.options.turns.silence_ms} ms); 100 ms chunks are recommended"
                 )
             )
@@ -232,7 +240,7 @@ class StreamSession:
             return  # the turn has ended: its final supersedes any preview
         if self._showable(result) and result.text != self._last_partial:
             self._last_partial = result.text
-            await self.send(transcript_event(result.text, is_final=False, language=result.language))
+            await self.send(TranscriptEvent(text=result.text, is_final=False, language=result.language))
 
     def _showable(self, result: UtteranceText) -> bool:
         """A partial worth showing: text, no repetition loop, and a language the model is fairly sure of."""
@@ -249,13 +257,13 @@ class StreamSession:
         except asyncio.CancelledError:
             return
         except Exception as exc:
-            await self.send(error_event(f"transcription failed: {type(exc).__name__}"))
+            await self.send(ErrorEvent(message=f"transcription failed: {type(exc).__name__}"))
             return
         self._note_language(result)
         self._remember(turn, result.text, final=True)
         self._last_partial = ""
         if result.text:
-            await self.send(transcript_event(result.text, is_final=True, language=result.language))
+            await self.send(TranscriptEvent(text=result.text, is_final=True, language=result.language))
 
     def _note_language(self, result: UtteranceText) -> None:
         probability = result.language_probability
@@ -269,7 +277,7 @@ class StreamSession:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def send(self, event: dict[str, object]) -> None:
+    async def send(self, event: WireEvent) -> None:
         await self.outbox.put(event)
 
     async def _send_loop(self) -> None:
@@ -277,7 +285,7 @@ class StreamSession:
             if self.ws.application_state != WebSocketState.CONNECTED:
                 return
             try:
-                await self.ws.send_json(event)
+                await self.ws.send_json(event.wire())
             except (WebSocketDisconnect, RuntimeError):
                 return
 

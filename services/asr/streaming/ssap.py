@@ -7,12 +7,16 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import numpy as np
+from pydantic import ValidationError
 
 from services.common.audio import to_pcm16, wav_bytes
+from services.common.protocols.base import ASR_SAMPLE_RATE, ErrorEvent, WireEvent
+from services.common.protocols.transcribe import SsapEvent
+from services.common.protocols.voice_profile import ProfileResponse
 
 logger = logging.getLogger(__name__)
 
-RATE = 16_000
+RATE = ASR_SAMPLE_RATE
 
 
 class ProfilerUnavailable(RuntimeError):
@@ -41,7 +45,10 @@ class VoiceProfiles:
             except ValueError:
                 detail = response.text
             raise ProfilerUnavailable(f"voice service answered {response.status_code}: {str(detail)[:300]}")
-        return response.json()["properties"] or None
+        try:
+            return ProfileResponse.model_validate_json(response.content).properties or None
+        except ValidationError as exc:
+            raise ProfilerUnavailable(f"voice service sent a bad profile: {exc.errors()[0]['msg']}") from exc
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -54,7 +61,7 @@ class TurnProfiler:
     def __init__(
         self,
         profiles: VoiceProfiles,
-        send: Callable[[dict[str, object]], Awaitable[None]],
+        send: Callable[[WireEvent], Awaitable[None]],
         early_s: float,
         min_s: float,
     ) -> None:
@@ -87,11 +94,11 @@ class TurnProfiler:
             logger.warning("ssap: %s", exc)
             if not self._failing:  # once per outage, not once per turn
                 self._failing = True
-                await self.send({"type": "error", "message": f"voice profiling unavailable: {exc}"})
+                await self.send(ErrorEvent(message=f"voice profiling unavailable: {exc}"))
             return
         self._failing = False
         if properties:
-            await self.send({"type": "ssap", "properties": properties})
+            await self.send(SsapEvent(properties=properties))
 
     async def drain(self, timeout_s: float) -> None:
         """Wait (bounded) for profiles still on their way, e.g. the last turn's at end of stream."""

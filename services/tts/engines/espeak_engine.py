@@ -16,10 +16,11 @@ import wave
 
 import numpy as np
 
+from services.common.languages import LANGUAGES as PLATFORM_LANGUAGES
 from services.tts.engines.base import EngineError, Voice
 
 TIMEOUT_S = 30
-LANGUAGES = frozenset({"vi", "en", "fr", "ja", "ko", "zh", "ru"})
+LANGUAGES = frozenset(PLATFORM_LANGUAGES)
 
 # espeak_lib.h
 AUDIO_OUTPUT_SYNCHRONOUS = 2

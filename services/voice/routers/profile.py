@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
 
+from services.common.protocols.voice_profile import ProfileModel, ProfileResponse
 from services.voice.dependencies import VoiceDep
-from services.voice.schemas import ProfileModel, ProfileResponse
 
 router = APIRouter(prefix="/voice", tags=["profiling"])
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.common.errors import InvalidInput, NotFound, ServiceBusy
+from services.common.protocols.voice_chat import Config
 from services.webrtc.orchestrator import OrchestratorLink
 from services.webrtc.peer import Peer
 from services.webrtc.registry import PeerRegistry
@@ -43,7 +44,7 @@ async def offer(body: Offer, request: Request) -> Answer:
         peer = Peer(pc, link, [media.rtp.muxId for media in parsed.media], settings.mic_chunk_ms, registry.remove)
         try:
             await _negotiate(pc, peer, body.sdp)
-            await link.open(config)
+            await link.open(Config.model_validate(config))
             await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:
             await link.close()

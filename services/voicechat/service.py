@@ -1,0 +1,58 @@
+"""The voice-chat service object: its settings, the endpoints a session may use, and the clients
+(LLM, ASR stream, TTS stream) each session gets."""
+
+from dataclasses import dataclass
+
+from fastapi import WebSocket
+
+from services.common.protocols.voice_chat import Config
+from services.voicechat.asr_client import AsrClient
+from services.voicechat.llm import Llm
+from services.voicechat.session import Session
+from services.voicechat.settings import VoicechatSettings
+from services.voicechat.tts_client import TtsClient
+from services.voicechat.urls import check_url
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    llm_base_url: str
+    tts_ws_url: str
+    asr_ws_url: str
+
+
+class VoicechatService:
+    def __init__(self, settings: VoicechatSettings) -> None:
+        self.settings = settings
+
+    def endpoints(self, config: Config) -> Endpoints:
+        """The configured defaults, or the client's URLs where the allowlist admits them (UrlNotAllowed)."""
+        s = self.settings
+
+        def pick(value: str | None, default: str, kind: str, schemes: tuple[str, ...]) -> str:
+            if value is None or value == default:
+                return default
+            return check_url(value, kind, s.allowed_urls, schemes)
+
+        return Endpoints(
+            llm_base_url=pick(config.llm_base_url, s.llm_base_url, "llm_base_url", ("http", "https")),
+            tts_ws_url=pick(config.tts_ws_url, s.tts_ws_url, "tts_ws_url", ("ws", "wss")),
+            asr_ws_url=pick(config.asr_ws_url, s.asr_ws_url, "asr_ws_url", ("ws", "wss")),
+        )
+
+    def session(self, ws: WebSocket, config: Config, endpoints: Endpoints) -> Session:
+        """A session with clients of its own; its LLM client is closed by `Session.run`'s caller."""
+        s = self.settings
+        llm = Llm(
+            endpoints.llm_base_url,
+            config.llm_model or s.llm_model,
+            s.llm_api_key.get_secret_value(),
+            s.llm_timeout_s,
+            s.llm_max_tokens,
+        )
+        asr = AsrClient(endpoints.asr_ws_url, s.agent_silence_ms, config.language, config.ssap)
+        return Session(ws, s, config, llm, TtsClient(endpoints.tts_ws_url), asr)
+
+    def status(self) -> tuple[bool, dict[str, object]]:
+        s = self.settings
+        return True, {"llm": s.llm_base_url, "tts": s.tts_ws_url, "asr": s.asr_ws_url}
