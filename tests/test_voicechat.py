@@ -197,6 +197,19 @@ async def test_failures_are_errors_with_their_source(llm: ScriptedLlm) -> None:
     await ws.close()
 
 
+async def test_text_that_is_not_unicode_is_an_error_and_the_session_goes_on(llm: ScriptedLlm) -> None:
+    """A lone surrogate is valid JSON but not Unicode: it once wedged the session (only `thinking` after)."""
+    ws = await start()
+    await ws.send('{"type": "text_input", "text": "hi \\ud800"}')
+    error = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert error["type"] == "error" and error["source"] == "client" and "surrogate" in error["message"]
+    await ws.send(json.dumps({"type": "text_input", "text": "Hello\u0000 there"}))  # NUL: a space
+    received = await until(ws, "agent_end")
+    assert "there" in agent_text(received)
+    assert llm.requests[-1][-1] == {"role": "user", "content": "Hello  there"}
+    await ws.close()
+
+
 @pytest.mark.parametrize(
     "first_message",
     [
