@@ -1,8 +1,10 @@
 """The catalog as a process: built-in speakers, collection CRUD, every validation error, ownership,
 and data that survives a restart, on SQLite and on PostgreSQL."""
 
+import io
 import wave
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -14,7 +16,8 @@ from tests.processes import service_process
 
 PORT = 8297
 LANGUAGES = {"vi", "en", "fr", "ja", "ko", "zh", "ru"}
-MANIFEST_JFK = manifest()["asr/en_jfk.flac"]
+MANIFEST = manifest()
+MANIFEST_JFK = MANIFEST["asr/en_jfk.flac"]
 
 
 def catalog_process(data_dir: Path, **env: str) -> AbstractContextManager[str]:
@@ -180,3 +183,54 @@ def test_users_add_and_remove_voice_cloning_speakers(tmp_path: Path) -> None:
         }
         assert not stored.exists()
         assert client.get(f"/api/speakers/{speaker['id']}").status_code == 404
+
+
+def test_reference_recordings_are_served_to_the_fleet_and_replaced_by_their_owner(tmp_path: Path) -> None:
+    jfk = ("jfk.flac", (DATA / "asr" / "en_jfk.flac").read_bytes())
+    lj = ("lj.wav", (DATA / "asr" / "en_LJ050-0131.wav").read_bytes())
+    form = {"name": "Mine", "language": "en", "user_id": "alice", "reference_text": MANIFEST_JFK}
+    with catalog_process(tmp_path) as url, httpx.Client(base_url=url) as client:
+        speaker = client.post("/api/speakers", data=form, files={"reference_audio": jfk}).json()
+        path = f"/internal/speakers/{speaker['id']}/reference-audio"
+        served = client.get(path)
+        assert served.status_code == 200 and served.headers["content-type"] == "audio/wav"
+        assert served.content == (tmp_path / "catalog" / "reference_audio" / speaker["reference_audio"]).read_bytes()
+        etag = served.headers["ETag"]
+        assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+        assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+        builtin = default_speaker(client, "en")
+        for missing in (builtin["id"], "not-a-uuid", "..%2F..%2Fcatalog.db", "00000000-0000-4000-8000-000000000000"):
+            assert client.get(f"/internal/speakers/{missing}/reference-audio").status_code == 404, missing
+
+        replace = f"/api/speakers/{speaker['id']}/reference-audio"
+        new_text = MANIFEST["asr/en_LJ050-0131.wav"]
+        refused = {
+            "not the owner": (404, {"user_id": "bob", "reference_text": new_text}, lj),
+            "not audio": (422, {"user_id": "alice", "reference_text": new_text}, ("x.wav", b"nope")),
+            "no text": (422, {"user_id": "alice"}, lj),
+        }
+        for case, (status, data, upload) in refused.items():
+            assert client.put(replace, data=data, files={"reference_audio": upload}).status_code == status, case
+        builtin_put = client.put(
+            f"/api/speakers/{builtin['id']}/reference-audio",
+            data={"user_id": "alice", "reference_text": new_text},
+            files={"reference_audio": lj},
+        )
+        assert builtin_put.status_code == 403
+        assert client.get(path).content == served.content  # refused replacements changed nothing
+
+        replaced = client.put(
+            replace, data={"user_id": "alice", "reference_text": new_text}, files={"reference_audio": lj}
+        )
+        assert replaced.status_code == 200, replaced.text
+        after = replaced.json()
+        assert after["reference_text"] == new_text and after["reference_audio"] == speaker["reference_audio"]
+        assert datetime.fromisoformat(after["updated_at"]) > datetime.fromisoformat(speaker["updated_at"])
+        assert client.get(f"/api/speakers/{speaker['id']}").json() == after
+        now_served = client.get(path, headers={"If-None-Match": etag})
+        assert now_served.status_code == 200 and now_served.headers["ETag"] != etag
+        with wave.open(io.BytesIO(now_served.content)) as wav:
+            assert abs(wav.getnframes() / wav.getframerate() - 7.66) < 0.1  # the LJ clip, not JFK's 11 s
+        assert not list((tmp_path / "catalog" / "reference_audio").glob("*.staged.wav"))
+        client.delete(f"/api/speakers/{speaker['id']}", params={"user_id": "alice"})
+        assert client.get(path).status_code == 404

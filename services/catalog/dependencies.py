@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.catalog.service import CatalogService
 from services.catalog.settings import CatalogSettings
-from services.catalog.store import CatalogStore
 
 
 @lru_cache
@@ -14,8 +14,8 @@ def get_settings() -> CatalogSettings:
     return CatalogSettings()
 
 
-def get_store(request: Request) -> CatalogStore:
-    return request.app.state.store
+def get_catalog(request: Request) -> CatalogService:
+    return request.app.state.catalog
 
 
-StoreDep = Annotated[CatalogStore, Depends(get_store)]
+CatalogDep = Annotated[CatalogService, Depends(get_catalog)]

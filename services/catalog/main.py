@@ -8,7 +8,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.catalog.dependencies import get_settings
+from services.catalog.reference_audio import ReferenceRecordings
 from services.catalog.routers import collections, speakers
+from services.catalog.service import CatalogService
 from services.catalog.store import CatalogStore
 from services.common.app import create_app
 from services.common.db import async_database_url, create_engine, migrate, session_factory
@@ -21,11 +23,13 @@ def build_app() -> FastAPI:
     settings = get_settings()
     engine = create_engine(async_database_url(settings.database_url, settings.catalog_dir / "catalog.db"))
     store = CatalogStore(session_factory(engine), settings.catalog_max_collections_per_user)
+    recordings = ReferenceRecordings(settings.reference_audio_dir, settings.reference_min_s, settings.reference_max_s)
+    catalog = CatalogService(store, recordings)
     state = {"ready": False}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = store
+        app.state.catalog = catalog
         await migrate(engine, MIGRATIONS, "catalog_alembic_version")
         added = await store.seed_builtin_speakers()
         logger.info("built-in speakers seeded (%d new)", added)
@@ -36,7 +40,7 @@ def build_app() -> FastAPI:
     return create_app(
         service="catalog",
         settings=settings,
-        routers=[speakers.router, collections.router, collections.internal],
+        routers=[speakers.router, speakers.internal, collections.router, collections.internal],
         readiness=lambda: (state["ready"], {"database": engine.dialect.name}),
         lifespan=lifespan,
         description="TTS speakers and collections that route each language to a speaker.",

@@ -1,25 +1,70 @@
-"""Reference recordings of voice-cloning speakers: decoded, checked, stored as 24 kHz mono WAV under
-a server-made name (the client's file name never becomes a path)."""
+"""Reference recordings of voice-cloning speakers: decoded, checked, stored as 24 kHz mono WAV under a
+server-made name (`<speaker_id>.wav`; the client's file name never becomes a path) in the catalog's own
+directory, and read back for `GET /internal/speakers/{id}/reference-audio` (tts asks for them over HTTP)."""
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from services.catalog.settings import CatalogSettings
 from services.common.audio import decode_audio, write_wav
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, NotFound
 
 RATE = 24_000
 
 
-def store_reference(data: bytes, speaker_id: str, settings: CatalogSettings) -> str:
-    """Write the recording as `<speaker_id>.wav` in the reference directory; returns that file name."""
-    audio = decode_audio(data, sample_rate=RATE, max_duration_s=settings.reference_max_s)
-    seconds = audio.size / RATE
-    if seconds < settings.reference_min_s:
-        raise InvalidInput(f"reference_audio is {seconds:.1f} s; at least {settings.reference_min_s} s is needed")
-    if float(np.sqrt(np.mean(audio**2))) < 1e-3:
-        raise InvalidInput("reference_audio is silent")
-    directory = settings.reference_audio_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    filename = f"{speaker_id}.wav"
-    write_wav(directory / filename, audio, RATE)
-    return filename
+@dataclass(frozen=True)
+class Recording:
+    wav: bytes
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(self.wav).hexdigest()[:32] + '"'
+
+
+class ReferenceRecordings:
+    """The directory of recordings; every method does file IO (call it off the event loop)."""
+
+    def __init__(self, directory: Path, min_s: float, max_s: float) -> None:
+        self.directory = directory
+        self.min_s = min_s
+        self.max_s = max_s
+
+    def stage(self, data: bytes, speaker_id: str) -> Path:
+        """Check and write the upload beside its final place; `commit` gives it the speaker's name."""
+        audio = decode_audio(data, sample_rate=RATE, max_duration_s=self.max_s)
+        seconds = audio.size / RATE
+        if seconds < self.min_s:
+            raise InvalidInput(f"reference_audio is {seconds:.1f} s; at least {self.min_s} s is needed")
+        if float(np.sqrt(np.mean(audio**2))) < 1e-3:
+            raise InvalidInput("reference_audio is silent")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        staged = self.directory / f"{speaker_id}.staged.wav"
+        write_wav(staged, audio, RATE)
+        return staged
+
+    def commit(self, staged: Path) -> str:
+        """Replace the speaker's recording with the staged one at once; returns its file name."""
+        filename = staged.name.removesuffix(".staged.wav") + ".wav"
+        os.replace(staged, self.directory / filename)
+        return filename
+
+    def discard(self, staged: Path) -> None:
+        staged.unlink(missing_ok=True)
+
+    def read(self, filename: str) -> Recording:
+        try:
+            return Recording(self._path(filename).read_bytes())
+        except FileNotFoundError:
+            raise NotFound(f"the reference recording {filename} is missing") from None
+
+    def delete(self, filename: str) -> None:
+        self._path(filename).unlink(missing_ok=True)
+
+    def _path(self, filename: str) -> Path:
+        """`filename` comes from the database, where only `stage`/`commit` put names; checked all the same."""
+        if Path(filename).name != filename or not filename.endswith(".wav"):
+            raise NotFound(f"no reference recording {filename!r}")
+        return self.directory / filename

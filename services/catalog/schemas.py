@@ -28,6 +28,7 @@ class SpeakerOut(BaseModel):
     engine: str = Field(description="TTS engine behind the speaker: piper, kokoro, espeak, f5tts.")
     voice: str = Field(description="The engine's voice id.")
     default: bool = Field(description="The speaker used for its language when a request names none.")
+    updated_at: datetime = Field(description="When the speaker (its reference recording) last changed.")
 
     @classmethod
     def of(cls, row: SpeakerRow) -> "SpeakerOut":
@@ -41,6 +42,7 @@ class SpeakerOut(BaseModel):
             engine=row.engine,
             voice=row.voice,
             default=row.is_default,
+            updated_at=aware(row.updated_at or row.created_at),
         )
 
 

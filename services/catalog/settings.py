@@ -21,8 +21,8 @@ class CatalogSettings(ServiceSettings):
 
     speaker_audio_dir: Path | None = Field(
         None,
-        description="Where uploaded reference recordings of voice-cloning speakers are kept (the tts service "
-        "reads the same directory); default `<DATA_DIR>/catalog/reference_audio`.",
+        description="Where uploaded reference recordings of voice-cloning speakers are kept (catalog's own; the "
+        "tts service asks for them over HTTP); default `<DATA_DIR>/catalog/reference_audio`.",
     )
     reference_min_s: float = Field(2.0, gt=0, description="Shortest accepted reference recording.")
     reference_max_s: float = Field(30.0, gt=0, description="Longest accepted reference recording.")

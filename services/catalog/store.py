@@ -45,7 +45,8 @@ class CatalogStore:
             for speaker in BUILTIN_SPEAKERS:
                 row = await session.get(SpeakerRow, speaker.id)
                 if row is None:
-                    row = SpeakerRow(id=speaker.id, created_at=datetime.now(UTC), user_id=SHARED_USER, builtin=True)
+                    now = datetime.now(UTC)
+                    row = SpeakerRow(id=speaker.id, created_at=now, updated_at=now, user_id=SHARED_USER, builtin=True)
                     session.add(row)
                     added += 1
                 row.name, row.language, row.engine, row.voice = (
@@ -77,14 +78,25 @@ class CatalogStore:
             session.add(row)
         return row
 
+    async def owned_speaker(self, speaker_id: str, user_id: str) -> SpeakerRow:
+        """A speaker the user may change: their own, not a built-in or shared one."""
+        async with self._sessions() as session:
+            return await self._owned_speaker(session, speaker_id, user_id)
+
+    async def new_reference(self, speaker_id: str, reference_text: str) -> SpeakerRow:
+        """Record that the speaker's reference recording was replaced (its transcript with it)."""
+        async with self._sessions.begin() as session:
+            row = await session.get(SpeakerRow, speaker_id)
+            if row is None:
+                raise NotFound(f"no speaker {speaker_id}")
+            row.reference_text = reference_text
+            row.updated_at = datetime.now(UTC)
+        return row
+
     async def delete_speaker(self, speaker_id: str, user_id: str) -> SpeakerRow:
         """Delete a user's own speaker; refused while a collection routes a language to it."""
         async with self._sessions.begin() as session:
-            row = await session.get(SpeakerRow, canonical_id(speaker_id, "speaker"))
-            if row is None or row.user_id not in (SHARED_USER, user_id):
-                raise NotFound(f"no speaker {speaker_id} for user {user_id!r}")
-            if row.builtin or row.user_id != user_id:
-                raise Forbidden(f"speaker {row.name!r} is built in or shared; it cannot be deleted by {user_id!r}")
+            row = await self._owned_speaker(session, speaker_id, user_id, "deleted")
             users = await session.scalars(
                 select(CollectionRow.name).join(CollectionLangRow).where(CollectionLangRow.speaker_id == row.id)
             )
@@ -150,6 +162,16 @@ class CatalogStore:
     async def delete(self, collection_id: str, user_id: str) -> None:
         async with self._sessions.begin() as session:
             await session.delete(await self._owned(session, collection_id, user_id))
+
+    async def _owned_speaker(
+        self, session: AsyncSession, speaker_id: str, user_id: str, change: str = "changed"
+    ) -> SpeakerRow:
+        row = await session.get(SpeakerRow, canonical_id(speaker_id, "speaker"))
+        if row is None or row.user_id not in (SHARED_USER, user_id):
+            raise NotFound(f"no speaker {speaker_id} for user {user_id!r}")
+        if row.builtin or row.user_id != user_id:
+            raise Forbidden(f"speaker {row.name!r} is built in or shared; it cannot be {change} by {user_id!r}")
+        return row
 
     async def _readable(self, session: AsyncSession, collection_id: str, user_id: str) -> CollectionRow:
         row = await session.get(CollectionRow, canonical_id(collection_id, "collection"))

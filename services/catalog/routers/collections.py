@@ -4,9 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.catalog.dependencies import StoreDep
+from services.catalog.dependencies import CatalogDep
 from services.catalog.schemas import CollectionCreate, CollectionList, CollectionOut, CollectionUpdate, Deleted
-from services.common.errors import InvalidInput
 
 router = APIRouter(prefix="/api/collections", tags=["collections"])
 internal = APIRouter(prefix="/internal", tags=["internal"])
@@ -17,40 +16,35 @@ UserQuery = Annotated[
 
 
 @router.get("", response_model=CollectionList, summary="Shared collections plus the user's own")
-async def list_collections(store: StoreDep, user_id: UserQuery = "default") -> CollectionList:
-    return CollectionList(collections=[CollectionOut.of(row) for row in await store.collections(user_id)])
+async def list_collections(catalog: CatalogDep, user_id: UserQuery = "default") -> CollectionList:
+    return await catalog.collections(user_id)
 
 
 @router.post("", response_model=CollectionOut, summary="Create a collection")
-async def create_collection(store: StoreDep, body: CollectionCreate) -> CollectionOut:
-    row = await store.create(body.name, body.description, body.user_id, body.langs)
-    return CollectionOut.of(row)
+async def create_collection(catalog: CatalogDep, body: CollectionCreate) -> CollectionOut:
+    return await catalog.create_collection(body)
 
 
 @internal.get("/collections/{collection_id}", response_model=CollectionOut, summary="Any collection by id (fleet only)")
-async def internal_collection(store: StoreDep, collection_id: str) -> CollectionOut:
+async def internal_collection(catalog: CatalogDep, collection_id: str) -> CollectionOut:
     """For the TTS and voice-chat services: a collection id in a synthesis request is enough to use it.
     Not routed by the gateway (only `/api/...` is public)."""
-    return CollectionOut.of(await store.collection_by_id(collection_id))
+    return await catalog.collection_for_fleet(collection_id)
 
 
 @router.get("/{collection_id}", response_model=CollectionOut, summary="One collection")
-async def get_collection(store: StoreDep, collection_id: str, user_id: UserQuery = "default") -> CollectionOut:
-    return CollectionOut.of(await store.collection(collection_id, user_id))
+async def get_collection(catalog: CatalogDep, collection_id: str, user_id: UserQuery = "default") -> CollectionOut:
+    return await catalog.collection(collection_id, user_id)
 
 
 @router.put("/{collection_id}", response_model=CollectionOut, summary="Rename, describe or remap a collection")
 async def update_collection(
-    store: StoreDep, collection_id: str, body: CollectionUpdate, user_id: Annotated[str | None, Query()] = None
+    catalog: CatalogDep, collection_id: str, body: CollectionUpdate, user_id: Annotated[str | None, Query()] = None
 ) -> CollectionOut:
-    if user_id and body.user_id and user_id != body.user_id:
-        raise InvalidInput("user_id differs between the query and the body")
-    caller = body.user_id or user_id or "default"
-    row = await store.update(collection_id, caller, body.name, body.description, body.langs)
-    return CollectionOut.of(row)
+    return await catalog.update_collection(collection_id, body, user_id)
 
 
 @router.delete("/{collection_id}", response_model=Deleted, summary="Delete a collection")
-async def delete_collection(store: StoreDep, collection_id: str, user_id: UserQuery = "default") -> Deleted:
-    await store.delete(collection_id, user_id)
+async def delete_collection(catalog: CatalogDep, collection_id: str, user_id: UserQuery = "default") -> Deleted:
+    await catalog.delete_collection(collection_id, user_id)
     return Deleted()

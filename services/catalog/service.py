@@ -1,0 +1,120 @@
+"""The catalog service object: the rules over its two kinds of state, rows in the database (CatalogStore)
+and the reference recordings of voice-cloning speakers (ReferenceRecordings). Routes call it and return
+what it returns; file IO runs off the event loop."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from services.catalog.reference_audio import Recording, ReferenceRecordings
+from services.catalog.schemas import (
+    CollectionCreate,
+    CollectionList,
+    CollectionOut,
+    CollectionUpdate,
+    SpeakerList,
+    SpeakerOut,
+)
+from services.catalog.settings import LANGUAGES
+from services.catalog.store import CatalogStore
+from services.catalog.tables import SpeakerRow
+from services.common.errors import InvalidInput, NotFound
+
+CLONING_ENGINE, CLONING_VOICE = "f5tts", "clone"
+
+
+class CatalogService:
+    def __init__(self, store: CatalogStore, recordings: ReferenceRecordings) -> None:
+        self.store = store
+        self.recordings = recordings
+
+    async def speakers(self, user_id: str, language: str | None) -> SpeakerList:
+        if language is not None and language not in LANGUAGES:
+            raise InvalidInput(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
+        return SpeakerList(speakers=[SpeakerOut.of(row) for row in await self.store.speakers(user_id, language)])
+
+    async def speaker(self, speaker_id: str) -> SpeakerOut:
+        return SpeakerOut.of(await self.store.speaker(speaker_id))
+
+    async def add_cloning_speaker(
+        self, name: str, language: str, user_id: str, reference_text: str, recording: bytes
+    ) -> SpeakerOut:
+        """A user's F5-TTS speaker: the recording is checked and stored, then the row added."""
+        speaker_id = str(uuid.uuid4())
+        filename = await asyncio.to_thread(self._store_recording, recording, speaker_id)
+        now = datetime.now(UTC)
+        row = SpeakerRow(
+            id=speaker_id,
+            name=name.strip(),
+            language=language,
+            user_id=user_id.strip(),
+            engine=CLONING_ENGINE,
+            voice=CLONING_VOICE,
+            reference_audio=filename,
+            reference_text=reference_text.strip(),
+            is_default=False,
+            builtin=False,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await self.store.add_speaker(row)
+        except BaseException:
+            await asyncio.to_thread(self.recordings.delete, filename)
+            raise
+        return SpeakerOut.of(row)
+
+    async def replace_reference(
+        self, speaker_id: str, user_id: str, reference_text: str, recording: bytes
+    ) -> SpeakerOut:
+        """A new recording (and its transcript) for one of the user's cloning speakers; `updated_at` moves."""
+        row = await self.store.owned_speaker(speaker_id, user_id.strip())
+        if not row.reference_audio:
+            raise InvalidInput(f"speaker {row.name!r} is not a voice-cloning speaker; it has no reference_audio")
+        await asyncio.to_thread(self._store_recording, recording, row.id)
+        return SpeakerOut.of(await self.store.new_reference(row.id, reference_text.strip()))
+
+    def _store_recording(self, recording: bytes, speaker_id: str) -> str:
+        staged = self.recordings.stage(recording, speaker_id)
+        try:
+            return self.recordings.commit(staged)
+        finally:
+            self.recordings.discard(staged)
+
+    async def delete_speaker(self, speaker_id: str, user_id: str) -> None:
+        row = await self.store.delete_speaker(speaker_id, user_id)
+        if row.reference_audio:
+            await asyncio.to_thread(self.recordings.delete, row.reference_audio)
+
+    async def reference_recording(self, speaker_id: str) -> tuple[SpeakerOut, Recording]:
+        """The speaker's reference recording (404 for a speaker without one, such as every built-in)."""
+        row = await self.store.speaker(speaker_id)
+        if not row.reference_audio:
+            raise NotFound(f"speaker {row.id} has no reference recording")
+        return SpeakerOut.of(row), await asyncio.to_thread(self.recordings.read, row.reference_audio)
+
+    async def collections(self, user_id: str) -> CollectionList:
+        return CollectionList(collections=[CollectionOut.of(row) for row in await self.store.collections(user_id)])
+
+    async def collection(self, collection_id: str, user_id: str) -> CollectionOut:
+        return CollectionOut.of(await self.store.collection(collection_id, user_id))
+
+    async def collection_for_fleet(self, collection_id: str) -> CollectionOut:
+        """Any collection by id: for tts and voice chat, where a collection id in a request is enough."""
+        return CollectionOut.of(await self.store.collection_by_id(collection_id))
+
+    async def create_collection(self, body: CollectionCreate) -> CollectionOut:
+        return CollectionOut.of(await self.store.create(body.name, body.description, body.user_id, body.langs))
+
+    async def update_collection(
+        self, collection_id: str, body: CollectionUpdate, query_user: str | None
+    ) -> CollectionOut:
+        """The caller is the body's `user_id`, else the query's, else `default`; the two may not differ."""
+        if query_user and body.user_id and query_user != body.user_id:
+            raise InvalidInput("user_id differs between the query and the body")
+        caller = body.user_id or query_user or "default"
+        row = await self.store.update(collection_id, caller, body.name, body.description, body.langs)
+        return CollectionOut.of(row)
+
+    async def delete_collection(self, collection_id: str, user_id: str) -> None:
+        await self.store.delete(collection_id, user_id)
