@@ -4,15 +4,18 @@ and bad requests get error events without closing the connection."""
 
 import io
 import json
+import os
 import wave
+from pathlib import Path
 
 import httpx
 import jiwer
 import numpy as np
 import pytest
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import DATA
+from tests.conftest import DATA, REPO, manifest
 from tests.processes import service_process
 from tests.text import SENTENCES, normalize
 
@@ -22,6 +25,8 @@ TTS_WS = "ws://127.0.0.1:8005/ws/tts"
 SPEECH = "http://127.0.0.1:8005"
 OWN_TTS_PORT = 8293
 DEAD_CATALOG_URL = "http://127.0.0.1:8298"
+CLONING_TTS_PORT, CLONING_CATALOG_PORT = 8286, 8287
+F5_STAND_IN = REPO / "tests" / "stand_ins"  # f5_tts.api.F5TTS that returns the reference it is handed
 
 
 async def synthesize(ws: websockets.ClientConnection, request: dict) -> tuple[bytes, dict]:
@@ -148,3 +153,110 @@ async def test_an_unreachable_catalog_is_a_retryable_503_not_a_crash(tmp_path) -
             await ws.send(json.dumps({"target_text": "Good morning.", "language": "en"}))
             event = json.loads(await ws.recv())
             assert event["type"] == "error" and "catalog is unreachable" in event["message"], event
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample (0 when it was never counted)."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+def pcm_samples(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm, dtype="<i2").astype(np.int32)
+
+
+def wav_samples(data: bytes) -> np.ndarray:
+    with wave.open(io.BytesIO(data)) as wav:
+        assert wav.getframerate() == 24000
+        return pcm_samples(wav.readframes(wav.getnframes()))
+
+
+class CloningFleet:
+    """Our own catalog and tts processes, each with its own DATA_DIR: tts cannot see catalog's files."""
+
+    def __init__(self, catalog: httpx.AsyncClient, tts_url: str) -> None:
+        self.catalog = catalog
+        self.tts_url = tts_url
+
+    async def says(self, speaker_id: str, recording: np.ndarray) -> float:
+        """Has tts say a sentence in the clone's voice, checks it spoke `recording` (the stand-in returns the
+        recording it is handed) and returns how many times catalog served a recording meanwhile."""
+        before = await self.fetches()
+        async with websockets.connect(self.tts_url.replace("http", "ws") + "/ws/tts", max_size=None) as ws:
+            pcm, end = await synthesize(ws, {"target_text": "Hello there.", "speaker_id": speaker_id})
+        assert end["type"] == "end" and end["speaker_id"] == speaker_id, end
+        assert pcm_samples(pcm).size == recording.size and np.abs(pcm_samples(pcm) - recording).max() <= 1
+        return await self.fetches() - before
+
+    async def served(self, speaker_id: str) -> np.ndarray:
+        response = await self.catalog.get(f"/internal/speakers/{speaker_id}/reference-audio")
+        return wav_samples(response.content)
+
+    async def fetches(self) -> float:
+        text = (await self.catalog.get("/metrics")).text
+        route = "/internal/speakers/{speaker_id}/reference-audio"
+        return metric(text, "http_requests_total", method="GET", route=route, status="200")
+
+    async def lookups(self, result: str) -> float:
+        async with httpx.AsyncClient(base_url=self.tts_url) as tts:
+            text = (await tts.get("/metrics")).text
+        return metric(text, "tts_reference_audio_lookups_total", result=result)
+
+    async def replace(self, speaker_id: str, clip: str) -> None:
+        upload = (Path(clip).name, (DATA / clip).read_bytes())
+        data = {"user_id": "tts-test", "reference_text": manifest()[clip]}
+        response = await self.catalog.put(
+            f"/api/speakers/{speaker_id}/reference-audio", data=data, files={"reference_audio": upload}
+        )
+        assert response.status_code == 200, response.text
+
+
+async def check_cloning_through_catalog(fleet: CloningFleet) -> str:
+    """The clone speaks its reference as catalog serves it; again from the cache; a new recording is fetched."""
+    jfk = ("jfk.flac", (DATA / "asr" / "en_jfk.flac").read_bytes())
+    form = {"name": "Clone", "language": "en", "user_id": "tts-test", "reference_text": manifest()["asr/en_jfk.flac"]}
+    created = await fleet.catalog.post("/api/speakers", data=form, files={"reference_audio": jfk})
+    assert created.status_code == 200, created.text
+    speaker = created.json()["id"]
+    first = await fleet.served(speaker)
+    assert await fleet.says(speaker, first) == 1  # asked of catalog
+    assert await fleet.says(speaker, first) == 0  # from tts's cache
+    assert (await fleet.lookups("fetched"), await fleet.lookups("hit")) == (1, 1)
+    await fleet.replace(speaker, "asr/en_jfk.flac")  # updated_at moves, the recording is the same one
+    assert await fleet.says(speaker, first) == 0  # revalidated: catalog answered 304
+    assert await fleet.lookups("revalidated") == 1
+    await fleet.replace(speaker, "asr/en_LJ050-0131.wav")
+    changed = await fleet.served(speaker)
+    assert changed.size != first.size
+    assert await fleet.says(speaker, changed) == 1  # the new recording, fetched again
+    assert await fleet.lookups("fetched") == 2
+    return speaker
+
+
+async def test_cloning_speakers_get_their_recording_from_catalog_over_http(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "f5-stand-in.pt"
+    checkpoint.write_bytes(b"not real weights")
+    catalog_url = f"http://127.0.0.1:{CLONING_CATALOG_PORT}"
+    tts_env = {
+        "CATALOG_URL": catalog_url,
+        "CATALOG_CACHE_S": "0",  # every request asks catalog for the speaker: a change is seen at once
+        "F5TTS_MODEL": str(checkpoint),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(F5_STAND_IN), os.environ.get("PYTHONPATH")])),
+    }
+    tts_dir = tmp_path / "tts"
+    with service_process("services.tts.main:app", CLONING_TTS_PORT, tts_dir, timeout=120, **tts_env) as tts_url:
+        with service_process("services.catalog.main:app", CLONING_CATALOG_PORT, tmp_path / "catalog"):
+            async with httpx.AsyncClient(base_url=catalog_url, timeout=30) as catalog:
+                speaker = await check_cloning_through_catalog(CloningFleet(catalog, tts_url))
+                async with websockets.connect(tts_url.replace("http", "ws") + "/ws/tts") as ws:
+                    _, end = await synthesize(ws, {"target_text": "Hello.", "language": "en"})
+                assert end["type"] == "end"  # built-in speakers need no recording
+        assert not list(tts_dir.rglob("*.wav"))  # tts kept the recordings in memory only
+        async with httpx.AsyncClient(base_url=tts_url, timeout=60) as client:
+            response = await client.post("/v1/audio/speech", json={"input": "Hello.", "voice": speaker})
+        assert response.status_code == 503, response.text
+        assert response.json()["code"] == "busy" and "catalog is unreachable" in response.json()["detail"]
+        assert int(response.headers["Retry-After"]) > 0

@@ -1,19 +1,20 @@
 """The TTS service object: engines loaded once in the background, a bounded pool of synthesis
-threads, and the catalog client that turns a request into a voice."""
+threads, and the catalog client (with its cache of reference recordings) that turns a request into a voice."""
 
 import asyncio
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import soxr
 
 from services.common.audio import to_pcm16
+from services.common.catalog_client import CatalogClient, CatalogSpeaker
 from services.common.models import LoadedModel
 from services.common.workers import InferencePool
-from services.tts.catalog_client import CatalogClient, voice_of
 from services.tts.engines.base import EngineError, TtsEngine, Voice
+from services.tts.reference_audio import ReferenceAudioCache
 from services.tts.settings import OUTPUT_RATE, TtsSettings
 from services.tts.text import sentences
 
@@ -31,6 +32,16 @@ class Resolved:
     speaker_name: str
 
 
+def voice_of(speaker: CatalogSpeaker) -> Voice:
+    return Voice(
+        engine=speaker.engine,
+        voice=speaker.voice,
+        language=speaker.language,
+        reference_audio=speaker.reference_audio,
+        reference_text=speaker.reference_text,
+    )
+
+
 def to_output_pcm(audio: np.ndarray, rate: int) -> bytes:
     """Float32 at `rate` → int16 little-endian at 24 kHz (soxr, high quality)."""
     if rate != OUTPUT_RATE and audio.size:
@@ -41,7 +52,8 @@ def to_output_pcm(audio: np.ndarray, rate: int) -> bytes:
 class TtsService:
     def __init__(self, settings: TtsSettings) -> None:
         self.settings = settings
-        self.catalog = CatalogClient(settings.catalog_url, settings.catalog_cache_s)
+        self.catalog = CatalogClient.connect(settings.catalog_url, settings.catalog_cache_s)
+        self.references = ReferenceAudioCache(self.catalog, int(settings.tts_reference_cache_mb * 2**20))
         self.pool = InferencePool("tts", settings.tts_workers, settings.tts_queue_size)
         self.engines: dict[str, LoadedModel[TtsEngine]] = {
             "espeak": LoadedModel("espeak-ng engine", settings.espeak_binary),
@@ -69,14 +81,19 @@ class TtsService:
     async def resolve(self, speaker_id: str | None, collection_id: str | None, language: str | None) -> Resolved:
         """speaker_id wins; else the collection's speaker for the language; else the language's default."""
         if speaker_id is None and collection_id is not None:
-            speaker_id = await self.catalog.collection_speaker_id(collection_id, language or self.default_language)
+            collection = await self.catalog.collection(collection_id)
+            speaker_id = collection.speaker_id(language or self.default_language)
         if speaker_id is not None:
             speaker = await self.catalog.speaker(speaker_id)
         else:
             speaker = await self.catalog.default_speaker(language or self.default_language)
-        if language is not None and speaker["language"] != language:
-            raise SynthesisError(f"speaker {speaker['name']!r} speaks {speaker['language']}, not {language}")
-        return Resolved(voice_of(speaker), speaker["id"], speaker["name"])
+        if language is not None and speaker.language != language:
+            raise SynthesisError(f"speaker {speaker.name!r} speaks {speaker.language}, not {language}")
+        voice = voice_of(speaker)
+        if speaker.reference_audio:
+            self.engine(voice)  # an engine that cannot serve the speaker is reported before anything is fetched
+            voice = replace(voice, reference_wav=await self.references.wav(speaker))
+        return Resolved(voice, speaker.id, speaker.name)
 
     @property
     def default_language(self) -> str:

@@ -15,7 +15,12 @@ class TtsSettings(ServiceSettings):
     catalog_url: str = Field(
         "http://127.0.0.1:8206", description="Base URL of the catalog service (speakers and collections)."
     )
-    catalog_cache_s: float = Field(30.0, ge=0, description="How long catalog answers are reused.")
+    catalog_cache_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long catalog answers are reused (a speaker's new reference recording is used at most "
+        "this long after it changed).",
+    )
     tts_default_language: Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"] = Field(
         "vi", description="Language of a request that names none (the API reference's default)."
     )
@@ -36,12 +41,9 @@ class TtsSettings(ServiceSettings):
     )
     f5tts_vocab: Path | None = Field(None, description="F5-TTS vocabulary file (default: the package's).")
     f5tts_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`: CUDA when visible.")
-    speaker_audio_dir: Path | None = Field(
-        None,
-        description="Directory holding speakers' reference recordings (`reference_audio` names a file in it); "
-        "default `<DATA_DIR>/catalog/reference_audio`.",
+    tts_reference_cache_mb: float = Field(
+        64.0,
+        ge=0,
+        description="Memory for voice-cloning speakers' reference recordings fetched from the catalog (a 30 s "
+        "recording is 1.4 MB); the least recently used go first; 0: fetched for every request.",
     )
-
-    @property
-    def reference_audio_dir(self) -> Path:
-        return self.speaker_audio_dir or self.data_dir / "catalog" / "reference_audio"

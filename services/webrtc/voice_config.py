@@ -7,25 +7,26 @@ transcript. The conversation language defaults to the speaker's.
 
 import httpx
 
-from services.common.errors import InvalidInput, ServiceBusy
+from services.common.catalog_client import CatalogClient, CatalogSpeaker, UnknownReference
+from services.common.errors import InvalidInput
 from services.webrtc.signalling import Offer
 
 
-class CatalogUnavailable(ServiceBusy):
-    pass
-
-
 async def session_config(offer: Offer, catalog: httpx.AsyncClient, default_language: str | None) -> dict[str, object]:
-    """The orchestrator's config message (without its `type`) for this offer."""
+    """The orchestrator's config message (without its `type`) for this offer; `catalog` is the HTTP client
+    whose base URL is the catalog's (each offer asks it afresh: nothing is cached)."""
     config: dict[str, object] = {}
     language = offer.language
     if (offer.reference_audio is not None or offer.reference_text is not None) and offer.speaker_id is None:
         raise InvalidInput("reference_audio and reference_text select a recording of a speaker: send speaker_id")
     if offer.speaker_id is not None:
-        speaker = await _speaker(catalog, offer.speaker_id)
+        try:
+            speaker = await CatalogClient(catalog).speaker(offer.speaker_id)
+        except UnknownReference as exc:
+            raise InvalidInput(str(exc)) from exc
         _check_reference(offer, speaker)
-        config["speaker_id"] = speaker["id"]
-        language = language or speaker["language"]
+        config["speaker_id"] = speaker.id
+        language = language or speaker.language
     if offer.collection_id is not None:
         config["collection_id"] = offer.collection_id
     if offer.user_system_prompt:
@@ -36,23 +37,11 @@ async def session_config(offer: Offer, catalog: httpx.AsyncClient, default_langu
     return config
 
 
-async def _speaker(catalog: httpx.AsyncClient, speaker_id: str) -> dict[str, object]:
-    try:
-        response = await catalog.get(f"/api/speakers/{speaker_id}")
-    except httpx.HTTPError as exc:
-        raise CatalogUnavailable(f"the speaker catalog is unreachable ({type(exc).__name__})") from exc
-    if response.status_code in (404, 422):
-        raise InvalidInput(f"unknown speaker_id {speaker_id}")
-    if response.status_code != 200:
-        raise CatalogUnavailable(f"the speaker catalog answered {response.status_code}")
-    return response.json()
-
-
-def _check_reference(offer: Offer, speaker: dict[str, object]) -> None:
-    if offer.reference_audio is not None and offer.reference_audio != speaker.get("reference_audio"):
-        if speaker.get("reference_audio") is None:
-            raise InvalidInput(f"speaker {speaker['id']} is not a voice-cloning speaker; it has no reference_audio")
-        raise InvalidInput(f"reference_audio {offer.reference_audio!r} is not speaker {speaker['id']}'s recording")
-    expected_text = str(speaker.get("reference_text") or "").strip()
+def _check_reference(offer: Offer, speaker: CatalogSpeaker) -> None:
+    if offer.reference_audio is not None and offer.reference_audio != speaker.reference_audio:
+        if speaker.reference_audio is None:
+            raise InvalidInput(f"speaker {speaker.id} is not a voice-cloning speaker; it has no reference_audio")
+        raise InvalidInput(f"reference_audio {offer.reference_audio!r} is not speaker {speaker.id}'s recording")
+    expected_text = (speaker.reference_text or "").strip()
     if offer.reference_text is not None and offer.reference_text.strip() != expected_text:
-        raise InvalidInput(f"reference_text does not match speaker {speaker['id']}'s reference recording")
+        raise InvalidInput(f"reference_text does not match speaker {speaker.id}'s reference recording")

@@ -1,6 +1,6 @@
 """The interface every TTS engine implements, and what it is asked to say."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -13,8 +13,9 @@ class Voice:
     engine: str
     voice: str
     language: str
-    reference_audio: str | None = None
+    reference_audio: str | None = None  # the catalog's name of the recording, for messages
     reference_text: str | None = None
+    reference_wav: bytes | None = field(default=None, repr=False)  # the recording, fetched from the catalog
 
 
 class TtsEngine(Protocol):

@@ -28,8 +28,6 @@ def loaders(settings: TtsSettings) -> dict[str, Callable[[], TtsEngine]]:
             raise NotConfigured("F5TTS_MODEL is not set; voice-cloning speakers need an F5-TTS checkpoint")
         from services.tts.engines.f5tts_engine import F5TtsEngine
 
-        return F5TtsEngine(
-            settings.f5tts_model, settings.f5tts_vocab, settings.f5tts_device, settings.reference_audio_dir
-        )
+        return F5TtsEngine(settings.f5tts_model, settings.f5tts_vocab, settings.f5tts_device)
 
     return {"espeak": espeak, "piper": piper, "kokoro": kokoro, "f5tts": f5tts}

@@ -8,8 +8,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.audio import wav_bytes
+from services.common.catalog_client import UnknownReference
 from services.common.errors import InvalidInput
-from services.tts.catalog_client import UnknownReference
 from services.tts.dependencies import TtsDep
 from services.tts.service import SynthesisError
 from services.tts.settings import OUTPUT_RATE

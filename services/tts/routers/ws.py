@@ -8,8 +8,8 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from services.common.catalog_client import UnknownReference
 from services.common.errors import ApiError
-from services.tts.catalog_client import UnknownReference
 from services.tts.protocol import TtsRequest, end_event, error_event
 from services.tts.service import SynthesisError, TtsService
 

@@ -1,0 +1,1 @@
+"""A stand-in for the `f5-tts` package (see api.py)."""
