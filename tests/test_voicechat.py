@@ -210,6 +210,19 @@ async def test_text_that_is_not_unicode_is_an_error_and_the_session_goes_on(llm:
     await ws.close()
 
 
+async def test_text_turns_beyond_the_rate_get_an_error_and_the_session_stays(llm: ScriptedLlm) -> None:
+    ws = await start()
+    for index in range(31):  # the default allows 30 a minute
+        await ws.send(json.dumps({"type": "text_input", "text": f"message {index}"}))
+    async with asyncio.timeout(30):
+        while True:
+            message = await ws.recv()
+            if isinstance(message, str) and json.loads(message).get("code") == "rate_limited":
+                break
+    await ws.send(json.dumps({"type": "end"}))
+    await ws.wait_closed()
+
+
 @pytest.mark.parametrize(
     "first_message",
     [

@@ -1,10 +1,11 @@
-"""Voice-chat pieces without the fleet: reply parsing, the barge-in detector and the URL allowlist."""
+"""Voice-chat pieces without the fleet: reply parsing, the barge-in detector, the URL allowlist, the turn rate."""
 
 import numpy as np
 import pytest
 
 from services.voicechat.bargein import BargeInDetector
 from services.voicechat.reply import ReplyParser
+from services.voicechat.session import RateWindow
 from services.voicechat.urls import UrlNotAllowed, check_url
 
 
@@ -73,3 +74,10 @@ def test_only_allowlisted_urls_pass() -> None:
     ]:
         with pytest.raises(UrlNotAllowed):
             check_url(url, "x", allowed, schemes)
+
+
+def test_rate_window_admits_the_limit_in_any_window() -> None:
+    window = RateWindow(limit=3, window_s=60.0)
+    assert [window.allow(t) for t in (0.0, 1.0, 2.0, 3.0)] == [True, True, True, False]
+    assert window.allow(59.9) is False  # the first is still inside the window
+    assert window.allow(60.0) is True  # ...and now it is not

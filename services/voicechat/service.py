@@ -24,6 +24,11 @@ class Endpoints:
 class VoicechatService:
     def __init__(self, settings: VoicechatSettings) -> None:
         self.settings = settings
+        self.sessions = 0  # open on this replica
+
+    @property
+    def full(self) -> bool:
+        return self.sessions >= self.settings.max_sessions
 
     def endpoints(self, config: Config) -> Endpoints:
         """The configured defaults, or the client's URLs where the allowlist admits them (UrlNotAllowed)."""
@@ -55,4 +60,10 @@ class VoicechatService:
 
     def status(self) -> tuple[bool, dict[str, object]]:
         s = self.settings
-        return True, {"llm": s.llm_base_url, "tts": s.tts_ws_url, "asr": s.asr_ws_url}
+        return True, {
+            "llm": s.llm_base_url,
+            "tts": s.tts_ws_url,
+            "asr": s.asr_ws_url,
+            "sessions": self.sessions,
+            "max_sessions": s.max_sessions,
+        }

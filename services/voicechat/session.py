@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -36,6 +37,22 @@ FOLLOW_UP_PROMPT = "(The user has been silent for a while. Briefly check whether
 IDLE_TICK_S = 0.1
 
 
+class RateWindow:
+    """At most `limit` events in any `window_s` seconds."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._times: deque[float] = deque()
+
+    def allow(self, now: float) -> bool:
+        while self._times and now - self._times[0] >= self.window_s:
+            self._times.popleft()
+        if len(self._times) >= self.limit:
+            return False
+        self._times.append(now)
+        return True
+
+
 class Session:
     def __init__(
         self,
@@ -54,6 +71,7 @@ class Session:
         self.asr = asr
         self.outbox = Outbox(ws, settings.audio_lead_s)
         self.history: list[dict[str, str]] = []
+        self.text_turns = RateWindow(settings.max_text_turns_per_minute, 60.0)
         self.turn_task: asyncio.Task | None = None
         self.speaking = False
         self.bargein = BargeInDetector(settings.barge_in_min_ms, settings.barge_in_volume)
@@ -106,7 +124,15 @@ class Session:
                 return
             if isinstance(message, TextInput):
                 self._user_active()
-                await self._start_turn(message.text)
+                if self.text_turns.allow(time.monotonic()):
+                    await self._start_turn(message.text)
+                else:
+                    limit = self.settings.max_text_turns_per_minute
+                    await self.send(
+                        ErrorEvent(
+                            source="client", code="rate_limited", message=f"more than {limit} text turns a minute"
+                        )
+                    )
             elif isinstance(message, Audio):
                 await self._on_audio(message)
 
@@ -212,6 +238,7 @@ class Session:
                 self.history.append({"role": "user", "content": user_text})
             if said:
                 self.history.append({"role": "assistant", "content": said})
+            del self.history[: -self.settings.history_max_messages]
             self.speaking = False
             self.agent_done_at = time.monotonic()
 

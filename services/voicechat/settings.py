@@ -40,7 +40,15 @@ class VoicechatSettings(ServiceSettings):
         "Placeholders: {profile} (e.g. `gender: female (92%), age: adult (75%)`), {gender}, {age}, {emotion} "
         "(the likeliest label, or `unknown`). Empty: the profile is not given to the LLM.",
     )
-    history_max_messages: int = Field(20, ge=2, description="User and assistant messages kept in the prompt.")
+    history_max_messages: int = Field(
+        20, ge=2, description="User and assistant messages a session keeps (and gives the LLM); older ones are dropped."
+    )
+    max_sessions: int = Field(
+        64, ge=1, description="Sessions one replica serves at once; one more gets an error event and close code 1013."
+    )
+    max_text_turns_per_minute: int = Field(
+        30, ge=1, description="`text_input` turns a session may start per minute; more get an error event."
+    )
     agent_silence_ms: int = Field(500, ge=100, le=5000, description="End-of-turn silence asked of the ASR.")
     follow_up_after_s: float = Field(
         8.0, gt=0, description="Silence after the agent's reply has played out before it follows up."

@@ -10,6 +10,7 @@ from services.common.protocols.base import ErrorEvent, ProtocolError
 from services.common.protocols.voice_chat import Ready, parse_config
 from services.voicechat.asr_client import AsrError
 from services.voicechat.dependencies import VoicechatDep
+from services.voicechat.service import VoicechatService
 from services.voicechat.urls import UrlNotAllowed
 
 logger = logging.getLogger(__name__)
@@ -17,24 +18,51 @@ router = APIRouter(tags=["voice chat"])
 CONFIG_TIMEOUT_S = 10
 
 
-async def _refuse(ws: WebSocket, message: str) -> None:
-    await ws.send_json(ErrorEvent(source="client", message=message).wire())
-    await ws.close(code=1008)
+WS_POLICY_VIOLATION, WS_TRY_AGAIN_LATER = 1008, 1013
+
+
+async def _refuse(ws: WebSocket, error: ErrorEvent, code: int = WS_POLICY_VIOLATION) -> None:
+    await ws.send_json(error.wire())
+    await ws.close(code=code, reason=error.message[:120])
+
+
+async def _first_text(ws: WebSocket) -> str:
+    message = await asyncio.wait_for(ws.receive(), CONFIG_TIMEOUT_S)
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    if message.get("text") is None:
+        raise ProtocolError('the first message must be a JSON text message {"type": "config", ...}, not binary')
+    return message["text"]
 
 
 @router.websocket("/ws/voice-chat")
 async def voice_chat(ws: WebSocket, voicechat: VoicechatDep) -> None:
     await ws.accept()
+    if voicechat.full:  # counted from the handshake on, so sessions still configuring count too
+        limit = voicechat.settings.max_sessions
+        busy = ErrorEvent(source="server", code="busy", message=f"too many voice-chat sessions (limit {limit})")
+        await _refuse(ws, busy, WS_TRY_AGAIN_LATER)
+        return
+    voicechat.sessions += 1
     try:
-        config = parse_config(await asyncio.wait_for(ws.receive_text(), CONFIG_TIMEOUT_S))
+        await _serve(ws, voicechat)
+    finally:
+        voicechat.sessions -= 1
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # already closed by the client
+            await ws.close()
+
+
+async def _serve(ws: WebSocket, voicechat: VoicechatService) -> None:
+    try:
+        config = parse_config(await _first_text(ws))
         endpoints = voicechat.endpoints(config)
     except (ProtocolError, UrlNotAllowed) as exc:
-        await _refuse(ws, str(exc))
+        await _refuse(ws, ErrorEvent(source="client", message=str(exc)))
         return
     except TimeoutError:
-        await _refuse(ws, f"no config message within {CONFIG_TIMEOUT_S} s")
+        await _refuse(ws, ErrorEvent(source="client", message=f"no config message within {CONFIG_TIMEOUT_S} s"))
         return
-    except (WebSocketDisconnect, KeyError, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError):
         return
     session = voicechat.session(ws, config, endpoints)
     await ws.send_json(Ready().wire())
@@ -46,5 +74,3 @@ async def voice_chat(ws: WebSocket, voicechat: VoicechatDep) -> None:
         await session.run()
     finally:
         await session.llm.close()
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # already closed by the client
-            await ws.close()
