@@ -97,7 +97,11 @@ def test_compose_runs_every_process_of_the_procfile_with_shared_state(compose: d
     assert set(procfile()) | {"postgres", "redis"} == set(compose["services"])
     volumes = {name: compose["services"][name].get("volumes", []) for name in compose["services"]}
     assert "voice-data:/data" in volumes["voice"] and "models:/models" in volumes["asr"]
-    assert "speaker-audio:/speaker-audio" in volumes["catalog"] and "speaker-audio:/speaker-audio:ro" in volumes["tts"]
+    # The reference recordings are catalog's alone: tts asks catalog for them over HTTP.
+    assert [name for name, mounts in volumes.items() if any(m.startswith("speaker-audio:") for m in mounts)] == [
+        "catalog"
+    ]
+    assert "SPEAKER_AUDIO_DIR" not in compose["services"]["tts"]["environment"]
     for service in ("voice", "catalog"):
         assert "@postgres:5432/" in compose["services"][service]["environment"]["DATABASE_URL"]
     for service in SERVICES:

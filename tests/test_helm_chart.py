@@ -724,6 +724,25 @@ def test_hpas_target_existing_deployments(rendered):
             assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
 
 
+def test_reference_recordings_are_catalogs_alone(rendered):
+    """Only the models claim is shared between services: tts fetches cloning speakers' recordings from catalog
+    over HTTP, so it mounts no catalog data (its /data is an emptyDir)."""
+    for variant in ("default", "production"):
+        out = rendered[variant]
+        mounted = {
+            component: {v.get("persistentVolumeClaim", {}).get("claimName") for v in pod_spec(deployment)["volumes"]}
+            for component, deployment in out.service_deployments().items()
+        }
+        users = {
+            claim: sorted(c for c, names in mounted.items() if claim in names)
+            for claim in out.names("PersistentVolumeClaim")
+        }
+        assert users[f"{PREFIX}-catalog-data"] == ["catalog"], variant
+        assert [claim for claim, who in users.items() if len(who) > 1] == [f"{PREFIX}-models"], variant
+        tts = {v["name"]: v for v in pod_spec(out.get("Deployment", f"{PREFIX}-tts"))["volumes"]}
+        assert tts["data"] == {"name": "data", "emptyDir": {}}
+
+
 def test_volumes_and_update_strategy(rendered):
     """/data and /models are the configured claims; RWO claims are replaced (Recreate), RWX ones rolled."""
     for variant in ("default", "production"):

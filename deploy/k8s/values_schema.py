@@ -256,7 +256,6 @@ def service_schema(service: str, env: dict, names: list[str], secret: list[str],
             "properties": {
                 "data": {"enum": ["", "voiceData", "catalogData"]},
                 "models": {"enum": ["", "models"]},
-                "dataReadOnly": {"type": "boolean"},
             },
             "additionalProperties": False,
         },

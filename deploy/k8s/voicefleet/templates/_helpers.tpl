@@ -199,7 +199,7 @@ ICE_SERVERS: {{ $s.iceServers | toJson | quote }}
 {{- end }}
 
 {{/* A volume at /data or /models: the persistence entry's claim when enabled, else an emptyDir.
-     (dict "root" $ "name" "data" "key" "voiceData" "readOnly" false) */}}
+     (dict "root" $ "name" "data" "key" "voiceData") */}}
 {{- define "voicefleet.volume" -}}
 {{- $p := dict }}
 {{- if .key }}
@@ -212,9 +212,6 @@ ICE_SERVERS: {{ $s.iceServers | toJson | quote }}
 {{- if and .key $p.enabled }}
   persistentVolumeClaim:
     claimName: {{ include "voicefleet.claimName" (list .root .key) }}
-    {{- if .readOnly }}
-    readOnly: true
-    {{- end }}
 {{- else }}
   emptyDir: {}
 {{- end }}
