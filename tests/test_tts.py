@@ -205,6 +205,10 @@ class CloningFleet:
             text = (await tts.get("/metrics")).text
         return metric(text, "tts_reference_audio_lookups_total", result=result)
 
+    async def cached_bytes(self) -> float:
+        async with httpx.AsyncClient(base_url=self.tts_url) as tts:
+            return metric((await tts.get("/metrics")).text, "tts_reference_audio_cached_bytes")
+
     async def replace(self, speaker_id: str, clip: str) -> None:
         upload = (Path(clip).name, (DATA / clip).read_bytes())
         data = {"user_id": "tts-test", "reference_text": manifest()[clip]}
@@ -236,6 +240,19 @@ async def check_cloning_through_catalog(fleet: CloningFleet) -> str:
     return speaker
 
 
+async def check_cache_is_bounded(fleet: CloningFleet, speaker: str) -> None:
+    """The cache has room for one of the two recordings: the second speaker's pushes the first out."""
+    jfk = ("jfk.flac", (DATA / "asr" / "en_jfk.flac").read_bytes())
+    form = {"name": "Second", "language": "en", "user_id": "tts-test", "reference_text": manifest()["asr/en_jfk.flac"]}
+    second = (await fleet.catalog.post("/api/speakers", data=form, files={"reference_audio": jfk})).json()["id"]
+    recordings = {s: await fleet.served(s) for s in (speaker, second)}
+    assert await fleet.says(second, recordings[second]) == 1
+    assert await fleet.says(speaker, recordings[speaker]) == 1  # dropped when the second came in
+    assert await fleet.says(speaker, recordings[speaker]) == 0
+    wav = await fleet.catalog.get(f"/internal/speakers/{speaker}/reference-audio")
+    assert await fleet.cached_bytes() == len(wav.content)  # the one kept
+
+
 async def test_cloning_speakers_get_their_recording_from_catalog_over_http(tmp_path: Path) -> None:
     checkpoint = tmp_path / "f5-stand-in.pt"
     checkpoint.write_bytes(b"not real weights")
@@ -244,13 +261,16 @@ async def test_cloning_speakers_get_their_recording_from_catalog_over_http(tmp_p
         "CATALOG_URL": catalog_url,
         "CATALOG_CACHE_S": "0",  # every request asks catalog for the speaker: a change is seen at once
         "F5TTS_MODEL": str(checkpoint),
+        "TTS_REFERENCE_CACHE_MB": "0.8",  # JFK's (0.53 MB) and LJ's (0.37 MB) recordings do not fit together
         "PYTHONPATH": os.pathsep.join(filter(None, [str(F5_STAND_IN), os.environ.get("PYTHONPATH")])),
     }
     tts_dir = tmp_path / "tts"
     with service_process("services.tts.main:app", CLONING_TTS_PORT, tts_dir, timeout=120, **tts_env) as tts_url:
         with service_process("services.catalog.main:app", CLONING_CATALOG_PORT, tmp_path / "catalog"):
             async with httpx.AsyncClient(base_url=catalog_url, timeout=30) as catalog:
-                speaker = await check_cloning_through_catalog(CloningFleet(catalog, tts_url))
+                fleet = CloningFleet(catalog, tts_url)
+                speaker = await check_cloning_through_catalog(fleet)
+                await check_cache_is_bounded(fleet, speaker)
                 async with websockets.connect(tts_url.replace("http", "ws") + "/ws/tts") as ws:
                     _, end = await synthesize(ws, {"target_text": "Hello.", "language": "en"})
                 assert end["type"] == "end"  # built-in speakers need no recording
