@@ -1,15 +1,21 @@
-"""The asr service as a process: readiness, a missing model, and the bounded queue."""
+"""The asr service as a process: readiness, a missing model, and the model's budget (the bounded
+queue, busy answered before an upload is read, streams beside files)."""
 
 import asyncio
+import json
+import re
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import websockets
 
+from tests.audio_files import wav_bytes
 from tests.conftest import DATA, wait_until
 from tests.processes import service_process
-from tests.streaming import Received, receive_all
+from tests.streaming import Received, audio_message, receive_all
+from tests.text import normalize
+from tests.word_recall import READERS, joined, load
 
 PORT = 8291
 
@@ -48,6 +54,99 @@ async def test_requests_past_the_queue_bound_get_503_with_retry_after(tmp_path: 
             assert response.headers["retry-after"].isdigit()
             assert "capacity" in response.json()["detail"]
         assert 'inference_rejected_total{pool="asr"}' in metrics
+
+
+BOUNDARY = "voicefleet-test-boundary"
+
+
+def multipart(path: str, data: bytes) -> tuple[bytes, bytes]:
+    """The request head and the multipart body of a POST `path` with `data` as `file`."""
+    body = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode(), body
+
+
+async def answer_to_a_partial_upload(url: str, data: bytes) -> tuple[str, dict[str, str]]:
+    """Send the head and the first kilobyte of an upload, then read the answer: it can only come
+    before the body is read (the rest is never sent)."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        head, body = multipart("/transcribe", data)
+        writer.write(head + body[:1024])
+        await writer.drain()
+        status = (await reader.readline()).decode().strip()
+        headers = {}
+        while (line := (await reader.readline()).decode().strip()) != "":
+            name, _, value = line.partition(":")
+            headers[name.lower()] = value.strip()
+        return status, headers
+    finally:
+        writer.close()
+
+
+async def until_a_job_runs(client: httpx.AsyncClient) -> None:
+    for _ in range(1200):
+        metrics = (await client.get("/metrics")).text
+        found = re.search(r'^inference_pending\{pool="asr"\} (\S+)$', metrics, re.MULTILINE)
+        if found and float(found.group(1)) >= 1:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the upload never reached the budget")
+
+
+async def stream_one_clip(ws, samples) -> Received:
+    """Send `samples` in 100 ms chunks, as fast as they go, then `end`; what came back."""
+    received = Received()
+    reader = asyncio.create_task(receive_all(ws, received))
+    for offset in range(0, samples.size, 1600):
+        await ws.send(audio_message(samples[offset : offset + 1600]))
+    await ws.send(json.dumps({"type": "end"}))
+    await asyncio.wait_for(reader, 120)
+    return received
+
+
+async def test_with_the_file_thread_taken_an_upload_is_refused_unread_and_streams_decode(tmp_path: Path) -> None:
+    """One file thread and no queue: while a long file is decoded, a second upload gets 503 before
+    its body is read, a stream's turns are decoded on the stream threads, a second stream is refused
+    (error event, 1013), and once the file is done the next upload is served."""
+    long_file = wav_bytes(joined(READERS * 2, 1.0))  # about 2.5 minutes: several windows on one thread
+    env = {"ASR_WORKERS": "1", "ASR_QUEUE_SIZE": "0", "STREAM_MAX_CONNECTIONS": "1"}
+    with asr_process(tmp_path, **env) as url:
+        ws_url = url.replace("http", "ws") + "/ws/transcribe/vad"
+        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+            long_request = asyncio.create_task(client.post("/transcribe", files={"file": ("long.wav", long_file)}))
+            await until_a_job_runs(client)
+            status, headers = await asyncio.wait_for(answer_to_a_partial_upload(url, long_file), 30)
+            assert status.startswith("HTTP/1.1 503"), status
+            assert headers["retry-after"].isdigit()
+
+            async with websockets.connect(ws_url) as stream:
+                async with websockets.connect(ws_url) as second_stream:
+                    refused = Received()
+                    await asyncio.wait_for(receive_all(second_stream, refused), 30)
+                assert refused.close_code == 1013
+                assert refused.of_type("error") and "too many streams" in refused.events[0]["message"]
+                received = await stream_one_clip(stream, load("asr/sb_spk1_snt1.wav"))
+            assert "small dog" in normalize(" ".join(received.finals())), received.events
+            assert not long_request.done()  # the stream was decoded beside the file, not after it
+
+            long_response = await long_request
+            assert long_response.status_code == 200, long_response.text
+            assert "country" in normalize(long_response.json()["text"])
+            clip = (DATA / "asr/en_jfk.flac").read_bytes()
+            after = await client.post("/transcribe", files={"file": ("jfk.flac", clip)})
+            assert after.status_code == 200 and "country" in after.json()["text"]
 
 
 async def test_idle_stream_is_closed_cleanly(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """Word-to-speaker alignment, speaker-count validation and the clustering helpers (no models)."""
 
+import random
+
 import numpy as np
 import pytest
 
-from services.asr.dialogues import Word, build_dialogues, speaker_of
+from services.asr.dialogues import Word, build_dialogues, speakers_of
 from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by_first_appearance
 from services.asr.diarization.embedded import cluster, label_speech
 from services.asr.routers.diarize import speaker_count
@@ -13,8 +15,57 @@ TURNS = [SpeakerTurn(0.0, 2.0, 0), SpeakerTurn(2.0, 4.0, 1), SpeakerTurn(4.5, 6.
 
 
 def test_a_word_goes_to_the_speaker_it_overlaps_most() -> None:
-    assert speaker_of(Word(" hi", 1.8, 2.4), TURNS) == 1  # 0.2 s with 0, 0.4 s with 1
-    assert speaker_of(Word(" yo", 4.1, 4.3), TURNS) == 1  # no overlap: nearest turn ends at 4.0
+    words = [Word(" hi", 1.8, 2.4), Word(" yo", 4.1, 4.3)]
+    # 0.2 s with 0, 0.4 s with 1; then no overlap: the nearest turn edge is the end of 1's turn at 4.0
+    assert speakers_of(words, TURNS) == [1, 1]
+
+
+def speaker_by_definition(word: Word, turns: list[SpeakerTurn]) -> int:
+    """The rule written plainly (every turn for every word): the speaker overlapping the word most,
+    ties to the first listed; without overlap, the turn with an edge nearest the word's middle."""
+    overlap: dict[int, float] = {}
+    for turn in turns:
+        shared = min(word.end, turn.end) - max(word.start, turn.start)
+        if shared > 0:
+            overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+    if overlap:
+        return max(overlap, key=overlap.get)
+    middle = (word.start + word.end) / 2
+    return min(turns, key=lambda t: min(abs(middle - t.start), abs(middle - t.end))).speaker
+
+
+def random_case(rng: random.Random) -> tuple[list[Word], list[SpeakerTurn]]:
+    """Times on a 0.1 s grid (ties and shared edges are common), overlapping turns, zero-length and
+    out-of-order words, as pyannote turns and Whisper words can be."""
+    turns = []
+    for _ in range(rng.randint(1, 12)):
+        start = rng.randint(0, 100) / 10
+        turns.append(SpeakerTurn(start, start + rng.randint(0, 30) / 10, rng.randint(0, 3)))
+    if rng.random() < 0.5:
+        turns.sort(key=lambda t: (t.start, t.end))
+    words = []
+    for _ in range(rng.randint(0, 40)):
+        start = rng.randint(0, 130) / 10
+        words.append(Word(" w", start, start + rng.randint(0, 8) / 10))
+    if rng.random() < 0.7:
+        words.sort(key=lambda w: w.start)
+    return words, turns
+
+
+def test_the_sweep_gives_every_word_the_speaker_the_definition_gives() -> None:
+    rng = random.Random(19)
+    for _ in range(3000):
+        words, turns = random_case(rng)
+        assert speakers_of(words, turns) == [speaker_by_definition(w, turns) for w in words], (words, turns)
+
+
+def test_an_hour_of_words_and_turns_in_one_sweep() -> None:
+    """10,000 words and 2,000 turns (an hour of conversation) against the definition, on a sample."""
+    turns = [SpeakerTurn(i * 1.8, i * 1.8 + 1.9, i % 3) for i in range(2000)]
+    words = [Word(" w", i * 0.36, i * 0.36 + 0.3) for i in range(10_000)]
+    speakers = speakers_of(words, turns)
+    for i in range(0, len(words), 97):
+        assert speakers[i] == speaker_by_definition(words[i], turns)
 
 
 def test_dialogues_split_on_speaker_change_and_long_pauses() -> None:

@@ -1,8 +1,9 @@
 """Per-client limits in the app skeleton every service uses: counted in one process without Redis, shared
 through real Redis by two apps (two replicas), left open when Redis is down, and never applied to direct
-(service-to-service) calls or health checks."""
+(service-to-service) calls or health checks. Then a model's budget: lanes, priorities, gates."""
 
 import asyncio
+import threading
 import time
 
 import httpx
@@ -11,8 +12,10 @@ import redis
 from fastapi import APIRouter
 
 from services.common.app import create_app
+from services.common.errors import ServiceBusy
 from services.common.limits import RATE_WINDOW_S, ClientLimits
 from services.common.settings import ServiceSettings
+from services.common.workers import Budget, JobKind, results
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 DEAD_REDIS_URL = "redis://127.0.0.1:6390/0"  # nothing listens there
@@ -106,3 +109,129 @@ async def test_sessions_are_leased_across_replicas(shared_redis: redis.Redis) ->
 async def test_limits_stay_open_when_redis_is_down() -> None:
     async with app_client(rate_limit_per_minute=1, redis_url=DEAD_REDIS_URL) as client:
         assert await statuses(client, 3, **{"X-Forwarded-For": "203.0.113.4"}) == [200, 200, 200]
+
+
+# --- a model's budget (services/common/workers.py) -------------------------------------------------
+
+FILE = JobKind("file", "files")
+FINAL = JobKind("final", "streams", 0)
+PARTIAL = JobKind("partial", "streams", 2, leaves_a_thread=True)
+
+
+class Blocker:
+    """Work that runs until released, noting the order in which jobs started."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started: list[str] = []
+
+    def work(self, name: str) -> str:
+        self.started.append(name)
+        assert self.release.wait(30), "never released"
+        return name
+
+
+async def settle() -> None:
+    """Let the event loop hand finished jobs back (their completion comes through the loop)."""
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def blocker():
+    blocker = Blocker()
+    yield blocker
+    blocker.release.set()
+
+
+async def test_a_lane_runs_at_most_its_threads_and_the_rest_wait_in_priority_order(blocker: Blocker) -> None:
+    budget = Budget("test", {"files": 1, "streams": 2})
+    first = budget.submit(FILE, blocker.work, "file 1")
+    later = [budget.submit(FILE, blocker.work, f"file {n}") for n in (2, 3)]
+    streams = [budget.submit(FINAL, blocker.work, "final")]  # its own lane: not held by the file
+    await settle()
+    assert first.started and not any(job.started for job in later) and streams[0].started
+    blocker.release.set()
+    assert await results(first, *later, *streams) == ["file 1", "file 2", "file 3", "final"]
+    assert blocker.started.index("file 2") < blocker.started.index("file 3")
+    budget.shutdown()
+
+
+async def test_an_earlier_admission_runs_before_a_later_submission(blocker: Blocker) -> None:
+    budget = Budget("test", {"files": 1})
+    gate = budget.gate(4, "full")
+    with gate.acquire() as early, gate.acquire() as late:
+        running = budget.submit(FILE, blocker.work, "running")
+        await settle()
+        newer = budget.submit(FILE, blocker.work, "late request", order=late.order)
+        older = budget.submit(FILE, blocker.work, "early request's next step", order=early.order)
+        blocker.release.set()
+        await results(running, newer, older)
+    assert blocker.started == ["running", "early request's next step", "late request"]
+    budget.shutdown()
+
+
+async def test_a_partial_leaves_the_last_thread_to_finals(blocker: Blocker) -> None:
+    budget = Budget("test", {"streams": 2})
+    partials = [budget.submit(PARTIAL, blocker.work, f"partial {n}") for n in (1, 2)]
+    await settle()
+    assert [job.started for job in partials] == [True, False]  # the second would take the last thread
+    final = budget.submit(FINAL, blocker.work, "final")
+    await settle()
+    assert final.started and not partials[1].started  # both threads busy now
+    blocker.release.set()
+    await results(*partials, final)
+    assert blocker.started == ["partial 1", "final", "partial 2"]
+    budget.shutdown()
+
+
+async def test_a_cancelled_waiting_job_never_runs_and_a_promoted_one_goes_first(blocker: Blocker) -> None:
+    budget = Budget("test", {"streams": 1})
+    running = budget.submit(FINAL, blocker.work, "running")
+    dropped = budget.submit(FINAL, blocker.work, "dropped")
+    partial = budget.submit(PARTIAL, blocker.work, "partial")
+    promoted = budget.submit(PARTIAL, blocker.work, "promoted")
+    budget.promote(promoted, FINAL)
+    dropped.future.cancel()
+    blocker.release.set()
+    assert await results(running, partial, promoted) == ["running", "partial", "promoted"]
+    assert blocker.started == ["running", "promoted", "partial"]
+    budget.shutdown()
+
+
+async def test_when_one_job_fails_the_others_are_dropped(blocker: Blocker) -> None:
+    budget = Budget("test", {"files": 1})
+
+    def fail() -> None:
+        raise ValueError("broken file")
+
+    failing = budget.submit(FILE, fail)
+    waiting = budget.submit(FILE, blocker.work, "never")
+    with pytest.raises(ValueError, match="broken file"):
+        await results(failing, waiting)
+    await settle()
+    assert waiting.future.cancelled() and blocker.started == []
+    budget.shutdown()
+
+
+async def test_a_gate_refuses_past_its_capacity_and_frees_a_place_when_a_request_ends() -> None:
+    budget = Budget("test", {"files": 1})
+    gate = budget.gate(1, "test is at capacity (1 requests); retry shortly")
+    with gate.acquire():
+        with pytest.raises(ServiceBusy) as refused:
+            gate.check()
+        assert refused.value.headers["Retry-After"] == "2" and "capacity" in refused.value.message
+        with pytest.raises(ServiceBusy):
+            gate.acquire()
+    gate.check()
+    with gate.acquire():
+        assert gate.held == 1
+    assert gate.held == 0
+    budget.shutdown()
+
+
+async def test_after_shutdown_work_is_refused_as_busy() -> None:
+    budget = Budget("test", {"files": 1})
+    budget.shutdown()
+    with pytest.raises(ServiceBusy, match="shutting down"):
+        await budget.run(FILE, lambda: None)

@@ -1,28 +1,28 @@
-"""The ASR service object: one model, one worker pool, shared by every request of the process."""
+"""The ASR service object: the Whisper and diarization model managers on one budget of threads,
+shared by every request and stream of the process. All work on an upload (decoding it, VAD,
+transcription, diarization, dialogue building) runs on the budget; busy is decided by its gates."""
 
-import asyncio
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from fastapi import UploadFile
-from faster_whisper import WhisperModel
 from prometheus_client import Histogram
 
+from services.asr.dialogues import Dialogue, build_dialogues
 from services.asr.diarization.base import Diarizer, SpeakerCount, SpeakerTurn
 from services.asr.diarization.loader import load_diarizer
 from services.asr.models import load_asr_model, pick_device
 from services.asr.settings import AsrSettings
 from services.asr.short_context import TurnContext
-from services.asr.streaming.scheduler import DecodeScheduler
+from services.asr.streaming.scheduler import STREAM_LANE, DecodeScheduler
 from services.asr.streaming.ssap import VoiceProfiles
 from services.asr.transcriber import Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
 from services.common.errors import InvalidInput
-from services.common.models import LoadedModel
-from services.common.workers import InferencePool
+from services.common.models import ModelManager
+from services.common.workers import Budget, JobKind, Place, results
 
 INFERENCE_SECONDS = Histogram(
     "asr_inference_seconds",
@@ -31,6 +31,8 @@ INFERENCE_SECONDS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 MAX_FILENAME = 255
+FILE_LANE = "files"
+FILE_WORK = JobKind("file", FILE_LANE)  # decoding, transcription, diarization, dialogues of an upload
 
 
 @dataclass
@@ -44,23 +46,30 @@ class AsrService:
     def __init__(self, settings: AsrSettings) -> None:
         self.settings = settings
         self.device, _ = pick_device(settings)
-        self.whisper: LoadedModel[WhisperModel] = LoadedModel("ASR model", settings.asr_model)
-        self.diarizer: LoadedModel[Diarizer] = LoadedModel("diarization", settings.diarization_model)
-        self.pool = InferencePool("asr", settings.asr_workers, settings.asr_queue_size)
-        self._transcriber: Transcriber | None = None
-        self._lock = threading.Lock()
-        self.stream_scheduler = DecodeScheduler(self._decode_turn, settings.asr_stream_workers)
-        self.streams = 0  # open /ws/transcribe/vad connections
+        # Whisper runs `asr_workers` decodes at once (its CTranslate2 replicas); files and streams have
+        # threads of their own, so a long file never holds a stream's final, whose calls interleave with
+        # the file's window by window inside the model.
+        self.pool = Budget("asr", {FILE_LANE: settings.asr_workers, STREAM_LANE: settings.asr_stream_workers})
+        self.requests = self.pool.gate(
+            settings.asr_workers + settings.asr_queue_size,
+            f"asr is at capacity ({settings.asr_workers + settings.asr_queue_size} requests); retry shortly",
+        )
+        self.streams = self.pool.gate(
+            settings.stream_max_connections, f"too many streams (limit {settings.stream_max_connections}); retry later"
+        )
+        self.whisper: ModelManager[Transcriber] = ModelManager("ASR model", settings.asr_model, self.pool)
+        self.diarizer: ModelManager[Diarizer] = ModelManager("diarization", settings.diarization_model, self.pool)
+        self.stream_scheduler = DecodeScheduler(self._decode_turn, self.pool)
         self.voice_profiles = VoiceProfiles(settings.voice_url, settings.ssap_timeout_s)
 
     def _decode_turn(self, audio: np.ndarray, language: str | None, context: TurnContext | None) -> UtteranceText:
-        return self.transcriber().transcribe_utterance(audio, language, context)
+        return self.whisper.get().transcribe_utterance(audio, language, context)
 
     def start_loading(self) -> None:
         threading.Thread(target=self._load_models, name="asr-model-loader", daemon=True).start()
 
     def _load_models(self) -> None:
-        self.whisper.load(lambda: load_asr_model(self.settings))
+        self.whisper.load(lambda: Transcriber(load_asr_model(self.settings), self.settings))
         # A bad DIARIZATION_MODEL is reported by its endpoint; it does not take /transcribe down.
         self.diarizer.load(lambda: load_diarizer(self.settings, self.device))
 
@@ -70,18 +79,11 @@ class AsrService:
         details = {**self.whisper.status(), "device": self.device, "diarization": self.diarizer.status()}
         return ready, details
 
-    def transcriber(self) -> Transcriber:
-        model = self.whisper.get()  # raises 503 while loading or when the model failed
-        with self._lock:
-            if self._transcriber is None:
-                self._transcriber = Transcriber(model, self.settings)
-            return self._transcriber
-
     def validate_language(self, language: str | None) -> str | None:
         if language is None or not language.strip():
             return None
         code = language.strip().lower()
-        supported = self.transcriber().languages
+        supported = self.whisper.get().languages  # 503 while loading or when the model failed
         if code not in supported:
             raise InvalidInput(
                 f"unsupported language {language!r}: use an ISO 639-1 code the model knows "
@@ -89,10 +91,12 @@ class AsrService:
             )
         return code
 
-    async def _decode_upload(self, upload: UploadFile) -> np.ndarray:
-        data = await upload.read()
-        audio = await asyncio.to_thread(
-            decode_audio, data, sample_rate=TARGET_RATE, max_duration_s=self.settings.asr_max_duration_s
+    def _decode_upload(self, upload: UploadFile) -> np.ndarray:
+        """On a budget thread: the upload (already spooled by the server) as 16 kHz mono float32,
+        refused past the duration cap while it decodes."""
+        upload.file.seek(0)
+        audio = decode_audio(
+            upload.file.read(), sample_rate=TARGET_RATE, max_duration_s=self.settings.asr_max_duration_s
         )
         duration = audio.size / TARGET_RATE
         if duration < self.settings.asr_min_duration_s:
@@ -101,36 +105,49 @@ class AsrService:
             )
         return audio
 
-    async def transcribe_upload(self, upload: UploadFile, language: str | None) -> FileResult:
-        transcriber = self.transcriber()
+    def _decode_and_transcribe(
+        self, transcriber: Transcriber, upload: UploadFile, language: str | None
+    ) -> Transcription:
+        # One job: the decoded audio exists only while its transcription runs.
+        return transcriber.transcribe(self._decode_upload(upload), language)
+
+    async def transcribe_upload(self, place: Place, upload: UploadFile, language: str | None) -> FileResult:
+        """`place`: the request's admission (its jobs run in its order)."""
         code = self.validate_language(language)
         started = time.perf_counter()
-        audio = await self._decode_upload(upload)
-        result = await self.pool.run(transcriber.transcribe, audio, code)
+        result = await self.whisper.run(FILE_WORK, self._decode_and_transcribe, upload, code, order=place.order)
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels("parallel" if result.parallel else "sequential").observe(elapsed)
         return FileResult(_filename(upload), result, round(elapsed, 3))
 
     async def transcribe_speakers(
-        self, upload: UploadFile, language: str | None, count: SpeakerCount
-    ) -> tuple[FileResult, list[SpeakerTurn]]:
-        transcriber = self.transcriber()
-        diarizer = self.diarizer.get()
+        self, place: Place, upload: UploadFile, language: str | None, count: SpeakerCount
+    ) -> tuple[FileResult, list[Dialogue]]:
+        """Words and who said them: Whisper and the speaker model side by side on the decoded upload,
+        then the words given to speakers, each step a job of this request on the budget."""
+        self.diarizer.get()  # 503 before the upload is decoded
         code = self.validate_language(language)
         started = time.perf_counter()
-        audio = await self._decode_upload(upload)
-
-        def run_both() -> tuple[Transcription, list[SpeakerTurn]]:
-            # Whisper and the speaker model run side by side on the two halves of the job.
-            with ThreadPoolExecutor(1, thread_name_prefix="asr-diarize") as side:
-                turns = side.submit(diarizer.diarize, audio, count)
-                transcription = transcriber.transcribe(audio, code, words=True)
-                return transcription, turns.result()
-
-        transcription, turns = await self.pool.run(run_both)
+        audio = await self.pool.run(FILE_WORK, self._decode_upload, upload, order=place.order)
+        transcription, turns = await results(
+            self.whisper.submit(FILE_WORK, _transcribe_words, audio, code, order=place.order),
+            self.diarizer.submit(FILE_WORK, _diarize, audio, count, order=place.order),
+        )
+        words = [w for segment in transcription.segments for w in segment.words]
+        dialogues = await self.pool.run(
+            FILE_WORK, build_dialogues, words, turns, self.settings.dialogue_max_pause_s, order=place.order
+        )
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels("diarized").observe(elapsed)
-        return FileResult(_filename(upload), transcription, round(elapsed, 3)), turns
+        return FileResult(_filename(upload), transcription, round(elapsed, 3)), dialogues
+
+
+def _transcribe_words(transcriber: Transcriber, audio: np.ndarray, language: str | None) -> Transcription:
+    return transcriber.transcribe(audio, language, words=True)
+
+
+def _diarize(diarizer: Diarizer, audio: np.ndarray, count: SpeakerCount) -> list[SpeakerTurn]:
+    return diarizer.diarize(audio, count)
 
 
 def _filename(upload: UploadFile) -> str:

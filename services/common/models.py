@@ -1,4 +1,5 @@
-"""A model loaded once, in the background: requests get it, or a 503 that says why not."""
+"""A model loaded once, in the background: requests get it, or a 503 that says why not; a model
+manager also runs the model's work on its budget."""
 
 import logging
 import time
@@ -6,10 +7,12 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from services.common.errors import ModelUnavailable
+from services.common.workers import Budget, Job, JobKind
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class NotConfigured(RuntimeError):
@@ -57,3 +60,18 @@ class LoadedModel(Generic[T]):
         else:
             details["load_seconds"] = self.load_seconds
         return details
+
+
+class ModelManager(LoadedModel[T]):
+    """A model and the budget its work runs on: `run` hands the loaded model to `work` on one of the
+    budget's threads, or answers 503 (still loading, failed to load, busy) without queueing."""
+
+    def __init__(self, label: str, spec: str, budget: Budget) -> None:
+        super().__init__(label, spec)
+        self.budget = budget
+
+    def submit(self, kind: JobKind, work: Callable[..., R], *args: object, order: int | None = None) -> Job[R]:
+        return self.budget.submit(kind, work, self.get(), *args, order=order)
+
+    async def run(self, kind: JobKind, work: Callable[..., R], *args: object, order: int | None = None) -> R:
+        return await self.submit(kind, work, *args, order=order).future

@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from services.asr.dependencies import AsrDep
-from services.asr.dialogues import build_dialogues
 from services.asr.diarization.base import SpeakerCount
+from services.asr.routers.admission import AdmittedRoute, PlaceDep
 from services.asr.schemas import DialogueOut, DiarizedResponse, WordOut
 from services.common.errors import InvalidInput
 
-router = APIRouter(tags=["transcription"])
+router = APIRouter(tags=["transcription"], route_class=AdmittedRoute)
 
 SpeakerField = Annotated[int | None, Form(ge=1, le=32)]
 
@@ -22,6 +22,7 @@ SpeakerField = Annotated[int | None, Form(ge=1, le=32)]
 )
 async def transcribe_with_property(
     asr: AsrDep,
+    place: PlaceDep,
     file: Annotated[UploadFile, File(description="Audio file: wav, mp3, flac, ogg, m4a.")],
     language: Annotated[str | None, Form(description="ISO 639-1 code; omit to auto-detect.")] = None,
     num_speakers: SpeakerField = None,
@@ -29,9 +30,7 @@ async def transcribe_with_property(
     max_speakers: SpeakerField = None,
 ) -> DiarizedResponse:
     count = speaker_count(num_speakers, min_speakers, max_speakers, asr.settings.diarization_max_speakers)
-    result, turns = await asr.transcribe_speakers(file, language, count)
-    words = [w for segment in result.transcription.segments for w in segment.words]
-    dialogues = build_dialogues(words, turns, asr.settings.dialogue_max_pause_s)
+    result, dialogues = await asr.transcribe_speakers(place, file, language, count)
     return DiarizedResponse(
         dialogues=[
             DialogueOut(

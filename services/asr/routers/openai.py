@@ -7,9 +7,10 @@ from fastapi.responses import PlainTextResponse
 
 from services.asr.dependencies import AsrDep
 from services.asr.formats import to_srt, to_vtt
+from services.asr.routers.admission import AdmittedRoute, PlaceDep
 from services.asr.schemas import OpenAITranscription, OpenAIVerboseTranscription, SegmentOut
 
-router = APIRouter(prefix="/v1/audio", tags=["openai"])
+router = APIRouter(prefix="/v1/audio", tags=["openai"], route_class=AdmittedRoute)
 
 ResponseFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]
 
@@ -21,6 +22,7 @@ ResponseFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]
 )
 async def create_transcription(
     asr: AsrDep,
+    place: PlaceDep,
     file: Annotated[UploadFile, File(description="Audio file.")],
     model: Annotated[
         str, Form(description="Accepted for compatibility; the service's configured model is used.")
@@ -28,7 +30,7 @@ async def create_transcription(
     language: Annotated[str | None, Form(description="ISO 639-1 code; omit to auto-detect.")] = None,
     response_format: Annotated[ResponseFormat, Form()] = "json",
 ) -> OpenAITranscription | OpenAIVerboseTranscription | PlainTextResponse:
-    result = await asr.transcribe_upload(file, language)
+    result = await asr.transcribe_upload(place, file, language)
     t = result.transcription
     if response_format == "text":
         return PlainTextResponse(t.text)

@@ -1,15 +1,12 @@
-"""One decode queue shared by every stream: finals first, then early (speculative) finals, then
-partials; within a priority, first come first served. One worker never takes partials, so a
-final never waits behind a partial. Stale partials are skipped by the sessions, not queued."""
+"""Stream decodes on the model's budget, in its stream lane: finals first, then early (speculative)
+finals, then partials; within a priority, first come first served. A partial never takes the
+lane's last free thread while no final runs, so a final never waits behind a partial. Stale
+partials are skipped by the sessions, not queued."""
 
 import asyncio
-import contextlib
-import heapq
-import itertools
 import logging
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -17,9 +14,11 @@ from prometheus_client import Counter, Histogram
 
 from services.asr.short_context import TurnContext
 from services.asr.transcriber import UtteranceText
+from services.common.workers import Budget, Job, JobKind
 
 logger = logging.getLogger(__name__)
 
+STREAM_LANE = "streams"
 STREAM_DECODES = Counter("asr_stream_decodes_total", "Stream decodes run", ["kind"])
 STREAM_SKIPPED = Counter("asr_stream_decodes_skipped_total", "Stream decodes dropped as stale", ["kind"])
 STREAM_WAIT = Histogram(
@@ -36,18 +35,29 @@ class Priority(IntEnum):
     PARTIAL = 2
 
 
+KINDS = {
+    priority: JobKind(priority.name.lower(), STREAM_LANE, priority, leaves_a_thread=priority == Priority.PARTIAL)
+    for priority in Priority
+}
+
 DecodeFn = Callable[[np.ndarray, str | None, TurnContext | None], UtteranceText]
 
 
-@dataclass(eq=False)
 class DecodeJob:
-    audio: np.ndarray
-    language: str | None
-    priority: Priority
-    context: TurnContext | None = None  # what came just before (the previous turn)
-    future: "asyncio.Future[UtteranceText]" = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    started: bool = False
-    queued_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+    """One stream decode: `future` gets the text. Until it starts it can be promoted or cancelled."""
+
+    def __init__(self, priority: Priority) -> None:
+        self.priority = priority
+        self.queued_at = time.monotonic()
+        self.job: Job[UtteranceText] | None = None  # set once queued on the budget
+
+    @property
+    def future(self) -> "asyncio.Future[UtteranceText]":
+        return self.job.future
+
+    @property
+    def started(self) -> bool:
+        return self.job.started
 
     def cancel(self) -> None:
         """Drop the job if it has not started; a started decode finishes and is ignored."""
@@ -56,81 +66,39 @@ class DecodeJob:
 
 
 class DecodeScheduler:
-    def __init__(self, decode: DecodeFn, workers: int) -> None:
+    def __init__(self, decode: DecodeFn, budget: Budget) -> None:
         self._decode = decode
-        self._workers = workers
-        self._heap: list[tuple[int, int, DecodeJob]] = []
-        self._order = itertools.count()
-        self._changed = asyncio.Event()
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="asr-stream")
-        self._tasks: list[asyncio.Task[None]] = []
+        self._budget = budget
 
     def start(self) -> None:
-        # Worker 0 is reserved for finals when there is more than one worker.
-        self._tasks = [
-            asyncio.create_task(self._work(finals_only=(i == 0 and self._workers > 1)), name=f"asr-stream-{i}")
-            for i in range(self._workers)
-        ]
+        self._budget.open_lane(STREAM_LANE)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Drop the queued decodes and refuse new ones: the streams are closing."""
+        self._budget.close_lane(STREAM_LANE)
 
     def submit(
         self, audio: np.ndarray, language: str | None, priority: Priority, context: TurnContext | None = None
     ) -> DecodeJob:
-        job = DecodeJob(audio, language, priority, context)
-        self._push(job)
+        job = DecodeJob(priority)
+        job.job = self._budget.submit(KINDS[priority], self._timed_decode, job, audio, language, context)
         return job
 
     def promote(self, job: DecodeJob, priority: Priority) -> None:
         """Move a queued job up (an early final that became the final)."""
         if not job.started and not job.future.done() and priority < job.priority:
             job.priority = priority
-            self._push(job)
+            self._budget.promote(job.job, KINDS[priority])
 
-    def _push(self, job: DecodeJob) -> None:
-        heapq.heappush(self._heap, (job.priority, next(self._order), job))
-        self._changed.set()
-
-    def _pop(self, finals_only: bool) -> DecodeJob | None:
-        while self._heap:
-            priority, _, job = self._heap[0]
-            if job.started or job.future.done() or priority != job.priority:
-                heapq.heappop(self._heap)  # cancelled, or a duplicate entry left by promote()
-                continue
-            if finals_only and priority == Priority.PARTIAL:
-                return None
-            heapq.heappop(self._heap)
-            return job
-        return None
-
-    async def _next(self, finals_only: bool) -> DecodeJob:
-        while True:
-            self._changed.clear()
-            job = self._pop(finals_only)
-            if job is not None:
-                return job
-            await self._changed.wait()
-
-    async def _work(self, finals_only: bool) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            job = await self._next(finals_only)
-            job.started = True
-            kind = job.priority.name.lower()
-            STREAM_WAIT.labels(kind).observe(loop.time() - job.queued_at)
-            STREAM_DECODES.labels(kind).inc()
-            try:
-                result = await loop.run_in_executor(self._executor, self._decode, job.audio, job.language, job.context)
-            except Exception as exc:  # a failed decode must reach its stream, not kill the worker
-                logger.exception("stream decode failed")
-                if not job.future.done():
-                    job.future.set_exception(exc)
-            else:
-                if not job.future.done():
-                    job.future.set_result(result)
+    def _timed_decode(
+        self, job: DecodeJob, audio: np.ndarray, language: str | None, context: TurnContext | None
+    ) -> UtteranceText:
+        """On a budget thread: the decode, with its wait and kind counted."""
+        kind = job.priority.name.lower()
+        STREAM_WAIT.labels(kind).observe(time.monotonic() - job.queued_at)
+        STREAM_DECODES.labels(kind).inc()
+        try:
+            return self._decode(audio, language, context)
+        except Exception:  # reaches its stream through the future; logged here with the traceback
+            logger.exception("stream decode failed")
+            raise
