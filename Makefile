@@ -41,7 +41,7 @@ install: $(STAMP)
 
 $(ANTISPOOF_ONNX): $(ANTISPOOF_CHECKPOINT) | $(STAMP)
 	@echo "==> Exporting the AASIST anti-spoofing checkpoint $(ANTISPOOF_CHECKPOINT) to ONNX (about 30 s, once)"
-	$(BIN)/python -m services.voice.antispoof.export --checkpoint $(ANTISPOOF_CHECKPOINT) --output $@
+	$(BIN)/python -m tools.antispoof.export --checkpoint $(ANTISPOOF_CHECKPOINT) --output $@
 
 ## Export the AASIST checkpoint (ANTISPOOF_CHECKPOINT) to ONNX for the voice service.
 antispoof-model: $(ANTISPOOF_ONNX)

@@ -27,9 +27,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.verify_eer import eer
 from services.common.audio import decode_audio
-from services.voice.antispoof.aasist import load_aasist
 from services.voice.antispoof.runtime import OnnxAasist, softmax_bonafide, windows
 from services.voice.settings import VoiceSettings
+from tools.antispoof.aasist import load_aasist
 
 warnings.filterwarnings("ignore")
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))

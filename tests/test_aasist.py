@@ -1,6 +1,8 @@
 """AASIST anti-spoofing: strict checkpoint loading, the fixed sinc front end, ONNX export parity on
-real clips, and refusal of files that are not AASIST checkpoints."""
+real clips, refusal of files that are not AASIST checkpoints, and the offline code kept out of the
+services."""
 
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -9,16 +11,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from services.voice.antispoof.aasist import (
-    Aasist,
-    AasistConfig,
-    bonafide_probability,
-    fit_window,
-    load_aasist,
-    sinc_filterbank,
-)
-from services.voice.antispoof.export import ExportReport, export_onnx, load_clip, main, sha256_of
 from tests.conftest import DATA, REPO
+from tools.antispoof.aasist import Aasist, AasistConfig, bonafide_probability, fit_window, load_aasist
+from tools.antispoof.export import ExportReport, export_onnx, load_clip, main, sha256_of
+from tools.antispoof.layers import sinc_filterbank
 
 MODELS = REPO.parent / "shared" / "models" / "aasist"
 CHECKPOINT = MODELS / "AASIST.pth"
@@ -217,3 +213,22 @@ def test_export_command_fails_cleanly_on_a_bad_checkpoint(tmp_path: Path, capsys
     assert code == 1
     assert "not an AASIST state dict" in capsys.readouterr().err
     assert not output.exists()
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The top-level package of every module `path` imports, at any depth of its code."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_services_import_no_offline_tool_and_the_scorer_no_torch() -> None:
+    imports = {path.relative_to(REPO): top_level_imports(path) for path in (REPO / "services").rglob("*.py")}
+    assert not [str(path) for path, packages in imports.items() if "tools" in packages]
+    antispoof = [path for path in imports if path.parts[:3] == ("services", "voice", "antispoof")]
+    assert len(antispoof) >= 3, antispoof  # __init__, quality, runtime
+    assert not [str(path) for path in antispoof if "torch" in imports[path]]

@@ -1,1 +1,2 @@
-"""Anti-spoofing: the AASIST network, its ONNX export and the onnxruntime scorer."""
+"""Anti-spoofing at run time: the onnxruntime AASIST scorer and input quality checks. The PyTorch
+network and its ONNX export are offline tools (tools/antispoof/), not imported here."""

@@ -42,7 +42,7 @@ class OnnxAasist:
         if path.suffix != ".onnx":
             raise ValueError(
                 f"ANTISPOOF_MODEL must be an ONNX file; export {path.name} with "
-                "`python -m services.voice.antispoof.export --checkpoint PATH --output aasist.onnx`"
+                f"`make antispoof-model ANTISPOOF_CHECKPOINT={path}` (tools/antispoof/export.py)"
             )
         available = ort.get_available_providers()
         if device == "cuda" and CUDA not in available:
@@ -55,7 +55,7 @@ class OnnxAasist:
         self.session = ort.InferenceSession(str(path), options, providers=providers)
         metadata = self.session.get_modelmeta().custom_metadata_map
         if "nb_samp" not in metadata:
-            raise ValueError(f"{path} has no `nb_samp` metadata: export it with services.voice.antispoof.export")
+            raise ValueError(f"{path} has no `nb_samp` metadata: export it with `make antispoof-model`")
         self.window = int(metadata["nb_samp"])
         self.model_id = f"{metadata.get('source', path.stem)}:onnx"
         self.provider = self.session.get_providers()[0]

@@ -1,6 +1,6 @@
 """Export an AASIST checkpoint to one self-contained ONNX file, verified against PyTorch.
 
-    python -m services.voice.antispoof.export --checkpoint AASIST.pth [--config AASIST.conf] \
+    python -m tools.antispoof.export --checkpoint AASIST.pth [--config AASIST.conf] \
         --output aasist.onnx [--clip speech.wav ...]
 
 The ONNX model takes `waveform` (batch, nb_samp) float32 in [-1, 1] at 16 kHz and returns `logits`
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from services.voice.antispoof.aasist import Aasist, fit_window, load_aasist
+from tools.antispoof.aasist import Aasist, fit_window, load_aasist
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ OUTPUT_NAME = "logits"
 MAX_CLIP_S = 600.0
 # Clips used for the check when none is given: the shared speech data beside the repository.
 DEFAULT_DATA = Path(
-    os.environ.get("VOICEFLEET_TEST_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data")
+    os.environ.get("VOICEFLEET_TEST_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data")
 )
 DEFAULT_CLIP_GLOBS = ("spoof/*.wav", "speaker/*.flac")
 
@@ -149,12 +149,27 @@ def export_onnx(
     synthetic harmonic signal. Raises ExportCheckFailed (and writes nothing) when the ONNX logits
     differ from PyTorch's by `tolerance` or more.
     """
-    import onnx
-
     started = time.perf_counter()
     checkpoint, output = Path(checkpoint), Path(output)
     model = load_aasist(checkpoint, config)
-    nb_samp = model.config.nb_samp
+    batch = _check_batch(clips, model.config.nb_samp)
+    exporter, proto = _onnx_proto(model, batch, checkpoint.name, opset)
+    diff = _publish_if_close(proto, model, batch, output, tolerance)
+    return ExportReport(
+        path=output,
+        sha256=sha256_of(output),
+        size_bytes=output.stat().st_size,
+        exporter=exporter,
+        opset=_onnx_opset(proto),
+        max_abs_diff=diff,
+        clips=len(batch),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _check_batch(clips: Sequence[np.ndarray] | None, nb_samp: int) -> np.ndarray:
+    """(N, nb_samp) windows of the clips the export is checked on: `clips`, else the shared real ones,
+    else a synthetic signal."""
     if clips is None:
         paths = default_clips()
         clips = [load_clip(path) for path in paths] if paths else [_synthetic_clip(nb_samp)]
@@ -162,20 +177,33 @@ def export_onnx(
             logger.warning("no real clip found under %s; checking the export on a synthetic signal", DEFAULT_DATA)
     if not clips:
         raise ValueError("need at least one clip to check the export")
-    batch = np.stack([fit_window(clip, nb_samp) for clip in clips])
-    example = torch.from_numpy(np.concatenate([batch, batch])[:2])  # batch of 2: no 0/1 specialisation
+    return np.stack([fit_window(clip, nb_samp) for clip in clips])
 
-    output.parent.mkdir(parents=True, exist_ok=True)
+
+def _onnx_proto(model: Aasist, batch: np.ndarray, source: str, opset: int) -> tuple[str, object]:
+    """The exported model in memory, with its weights inside and the metadata the scorer reads;
+    returns (exporter, proto)."""
+    import onnx
+
+    example = torch.from_numpy(np.concatenate([batch, batch])[:2])  # batch of 2: no 0/1 specialisation
     with tempfile.TemporaryDirectory(prefix="aasist-onnx-") as workdir:
         raw = Path(workdir) / "model.onnx"
         exporter = _export_to(model, example, raw, opset)
         proto = onnx.load(str(raw), load_external_data=True)  # pulls in any external data files
     del proto.metadata_props[:]
-    for key, value in {"nb_samp": str(nb_samp), "source": checkpoint.name, "sample_rate": "16000"}.items():
+    for key, value in {"nb_samp": str(model.config.nb_samp), "source": source, "sample_rate": "16000"}.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
+    return exporter, proto
 
+
+def _publish_if_close(proto: object, model: Aasist, batch: np.ndarray, output: Path, tolerance: float) -> float:
+    """Write `proto` beside `output`, compare its logits with PyTorch's on `batch`, and rename it to
+    `output` only when they agree within `tolerance`; returns the max abs difference."""
+    import onnx
+
+    output.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     os.close(handle)
     temp = Path(temp_name)
@@ -189,16 +217,7 @@ def export_onnx(
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
-    return ExportReport(
-        path=output,
-        sha256=sha256_of(output),
-        size_bytes=output.stat().st_size,
-        exporter=exporter,
-        opset=_onnx_opset(proto),
-        max_abs_diff=diff,
-        clips=len(batch),
-        seconds=time.perf_counter() - started,
-    )
+    return diff
 
 
 def _onnx_opset(proto: object) -> int:
