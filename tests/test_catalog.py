@@ -7,15 +7,19 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
+import alembic.command
+import alembic.config
 import httpx
 import numpy as np
+import sqlalchemy
 
 from tests.audio_files import wav_bytes
-from tests.conftest import DATA, manifest
+from tests.conftest import DATA, REPO, manifest
 from tests.processes import service_process
 
 PORT = 8297
 LANGUAGES = {"vi", "en", "fr", "ja", "ko", "zh", "ru"}
+OLD_SPEAKER = "3f0c1d2e-4b5a-4c6d-8e7f-90a1b2c3d4e5"
 MANIFEST = manifest()
 MANIFEST_JFK = MANIFEST["asr/en_jfk.flac"]
 
@@ -234,3 +238,29 @@ def test_reference_recordings_are_served_to_the_fleet_and_replaced_by_their_owne
         assert not list((tmp_path / "catalog" / "reference_audio").glob("*.staged.wav"))
         client.delete(f"/api/speakers/{speaker['id']}", params={"user_id": "alice"})
         assert client.get(path).status_code == 404
+
+
+def test_speakers_made_before_updated_at_get_their_creation_time(tmp_path: Path) -> None:
+    """An installation at revision 0001 is migrated on start; its speakers' updated_at is their created_at."""
+    database = tmp_path / "catalog" / "catalog.db"
+    database.parent.mkdir(parents=True)
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    config = alembic.config.Config()
+    config.set_main_option("script_location", str(REPO / "services" / "catalog" / "migrations"))
+    config.attributes["version_table"] = "catalog_alembic_version"
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        alembic.command.upgrade(config, "0001")
+        connection.execute(
+            sqlalchemy.text(
+                "INSERT INTO speakers (id, name, language, user_id, engine, voice, reference_audio, reference_text,"
+                " is_default, builtin, created_at) VALUES (:id, 'Old', 'en', 'alice', 'f5tts', 'clone', :file,"
+                " 'old words', 0, 0, '2026-01-02 03:04:05.000000')"
+            ),
+            {"id": OLD_SPEAKER, "file": f"{OLD_SPEAKER}.wav"},
+        )
+    engine.dispose()
+    with catalog_process(tmp_path) as url, httpx.Client(base_url=url) as client:
+        old = client.get(f"/api/speakers/{OLD_SPEAKER}").json()
+        assert old["updated_at"].startswith("2026-01-02T03:04:05"), old
+        assert client.get(f"/internal/speakers/{OLD_SPEAKER}/reference-audio").status_code == 404  # no file

@@ -24,7 +24,8 @@ class SpeakerRow(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # Changes with the reference recording; null only on rows made before revision 0002 (read as created_at).
+    # Changes with the reference recording; null on rows made before revision 0002 or by a replica still on
+    # the version before it (read as created_at).
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 

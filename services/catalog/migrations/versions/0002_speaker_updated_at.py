@@ -1,4 +1,5 @@
 """Speakers get `updated_at`, stamped when their reference recording changes (tts re-fetches it then).
+Rows made before it (or by a replica still on the previous version) keep null, read as `created_at`.
 
 Revision ID: 0002
 """
@@ -14,7 +15,6 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("speakers", sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
-    op.execute("UPDATE speakers SET updated_at = created_at")
 
 
 def downgrade() -> None:
