@@ -1,5 +1,7 @@
-"""The voice service object: the speaker model with its AS-Norm cohort, AASIST, the voice-print
-store and the audio kept on disk, shared by every request of the process."""
+"""The voice service object: the speaker model with its AS-Norm cohort, AASIST and the profilers,
+managed on one budget of threads, the voice-print store and the audio kept on disk, shared by every
+request of the process. A request takes its place in the budget before any upload is decoded; its
+decoding and inference run on the budget."""
 
 import asyncio
 import contextlib
@@ -15,8 +17,8 @@ from fastapi import UploadFile
 from services.common.audio import decode_audio
 from services.common.db import async_database_url, create_engine, migrate, session_factory
 from services.common.errors import ApiError, InvalidInput, NotFound
-from services.common.models import LoadedModel, NotConfigured
-from services.common.workers import InferencePool
+from services.common.models import ModelManager, NotConfigured
+from services.common.workers import Budget, JobKind, Place
 from services.voice.antispoof.quality import QualityLimits, quality_issues
 from services.voice.antispoof.runtime import OnnxAasist
 from services.voice.audio_store import SPEAKERS, VERIFICATIONS, AudioStore
@@ -35,6 +37,8 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIN_ANTISPOOF_S = 0.3  # shorter input gets 422: no model can judge it
 PRUNE_INTERVAL_S = 3600
+LANE = "voice"
+WORK = JobKind("inference", LANE)  # decoding, trimming, embedding, scoring, profiling
 
 
 @dataclass
@@ -60,11 +64,13 @@ def display_name(upload: UploadFile) -> str:
 class VoiceService:
     def __init__(self, settings: VoiceSettings) -> None:
         self.settings = settings
-        self.verifier: LoadedModel[Verifier] = LoadedModel("speaker model", settings.speaker_model)
-        self.antispoof: LoadedModel[OnnxAasist] = LoadedModel(
-            "anti-spoof model", str(settings.antispoof_model or "not configured")
+        self.pool = Budget("voice", {LANE: settings.voice_workers})
+        capacity = settings.voice_workers + settings.voice_queue_size
+        self.requests = self.pool.gate(capacity, f"voice is at capacity ({capacity} requests); retry shortly")
+        self.verifier: ModelManager[Verifier] = ModelManager("speaker model", settings.speaker_model, self.pool)
+        self.antispoof: ModelManager[OnnxAasist] = ModelManager(
+            "anti-spoof model", str(settings.antispoof_model or "not configured"), self.pool
         )
-        self.pool = InferencePool("voice", settings.voice_workers, settings.voice_queue_size)
         self.files = AudioStore(settings.voice_dir)
         self.engine = create_engine(async_database_url(settings.database_url, settings.voice_dir / "voice.db"))
         self.store = VoicePrintStore(session_factory(self.engine))
@@ -140,6 +146,7 @@ class VoiceService:
             raise
 
     def _embed(self, verifier: Verifier, name: str, data: bytes, min_speech_s: float) -> Embedded:
+        """On a budget thread."""
         audio = self._decode(name, data)
         speech = speech_only(audio)
         if seconds(speech) < min_speech_s:
@@ -148,9 +155,9 @@ class VoiceService:
             )
         return Embedded(name, audio, verifier.encoder.embed(speech), round(seconds(speech), 2))
 
-    async def _embed_upload(self, verifier: Verifier, upload: UploadFile, min_speech_s: float) -> Embedded:
+    async def _embed_upload(self, place: Place, upload: UploadFile, min_speech_s: float) -> Embedded:
         data = await self._read(upload)
-        return await self.pool.run(self._embed, verifier, display_name(upload), data, min_speech_s)
+        return await self.verifier.run(WORK, self._embed, display_name(upload), data, min_speech_s, order=place.order)
 
     def _check_count(self, uploads: list[UploadFile]) -> None:
         if not uploads:
@@ -161,7 +168,8 @@ class VoiceService:
     # -- verification ------------------------------------------------------------------------
     async def register(self, upload: UploadFile, name: str, description: str) -> VoicePrint:
         verifier = self.verifier.get()
-        sample = await self._embed_upload(verifier, upload, self.settings.enroll_min_speech_s)
+        with self.requests.acquire() as place:
+            sample = await self._embed_upload(place, upload, self.settings.enroll_min_speech_s)
         speaker_id = new_speaker_id()
         path = await asyncio.to_thread(self.files.write, SPEAKERS, speaker_id, sample.audio)
         voice_print = VoicePrint(
@@ -194,13 +202,13 @@ class VoiceService:
         self.files.remove(found.reference_path)
         logger.info("deleted speaker %s", speaker_id)
 
-    async def _current_embedding(self, verifier: Verifier, voice_print: VoicePrint) -> np.ndarray:
+    async def _current_embedding(self, place: Place, verifier: Verifier, voice_print: VoicePrint) -> np.ndarray:
         """The print's embedding in the current model's space, re-embedding its reference if the model changed."""
         if voice_print.model_id == verifier.encoder.model_id:
             return voice_print.embedding
         logger.info("re-embedding %s: made with %s", voice_print.id, voice_print.model_id)
         audio = await asyncio.to_thread(self.files.read, voice_print.reference_path)
-        embedding = await self.pool.run(lambda: verifier.encoder.embed(speech_only(audio)))
+        embedding = await self.verifier.run(WORK, _embed_speech, audio, order=place.order)
         await self.store.replace_embedding(voice_print.id, embedding, verifier.encoder.model_id)
         return embedding
 
@@ -208,19 +216,21 @@ class VoiceService:
         verifier = self.verifier.get()
         self._check_count(uploads)
         voice_print = await self.voice_print(speaker_id)
-        enrolled = await self._current_embedding(verifier, voice_print)
-        return voice_print, await self._score_all(verifier, enrolled, uploads)
+        with self.requests.acquire() as place:
+            enrolled = await self._current_embedding(place, verifier, voice_print)
+            return voice_print, await self._score_all(place, verifier, enrolled, uploads)
 
     async def verify_with_reference(self, reference: UploadFile, uploads: list[UploadFile]) -> list[VerifyResult]:
         verifier = self.verifier.get()
         self._check_count(uploads)
-        enrolled = await self._embed_upload(verifier, reference, self.settings.verify_min_speech_s)
-        return await self._score_all(verifier, enrolled.embedding, uploads)
+        with self.requests.acquire() as place:
+            enrolled = await self._embed_upload(place, reference, self.settings.verify_min_speech_s)
+            return await self._score_all(place, verifier, enrolled.embedding, uploads)
 
     async def _score_all(
-        self, verifier: Verifier, enrolled: np.ndarray, uploads: list[UploadFile]
+        self, place: Place, verifier: Verifier, enrolled: np.ndarray, uploads: list[UploadFile]
     ) -> list[VerifyResult]:
-        tests = [await self._embed_upload(verifier, u, self.settings.verify_min_speech_s) for u in uploads]
+        tests = [await self._embed_upload(place, u, self.settings.verify_min_speech_s) for u in uploads]
         results = []
         for test in tests:
             score, cosine = verifier.asnorm.score(enrolled, test.embedding)
@@ -246,6 +256,7 @@ class VoiceService:
         return getattr(self.settings, f"antispoof_threshold_{mode}")
 
     def _spoof_one(self, model: OnnxAasist, name: str, data: bytes, threshold: float) -> SpoofResult:
+        """On a budget thread."""
         audio = self._decode(name, data)
         if seconds(audio) < MIN_ANTISPOOF_S:
             raise InvalidInput(f"{name}: {seconds(audio):.2f} s of audio; at least {MIN_ANTISPOOF_S} s needed")
@@ -270,13 +281,18 @@ class VoiceService:
         self._check_count(uploads)
         threshold = self.threshold(mode)
         results = []
-        for upload in uploads:
-            data = await self._read(upload)
-            results.append(await self.pool.run(self._spoof_one, model, display_name(upload), data, threshold))
+        with self.requests.acquire() as place:
+            for upload in uploads:
+                data = await self._read(upload)
+                name = display_name(upload)
+                results.append(
+                    await self.antispoof.run(WORK, self._spoof_one, name, data, threshold, order=place.order)
+                )
         return model.model_id, results
 
     # -- profiling (SSAP) --------------------------------------------------------------------
     def _profile_one(self, name: str, data: bytes) -> Profile:
+        """On a budget thread."""
         audio = self._decode(name, data)  # decoding errors already name the file
         try:
             return self.profiler.profile(audio)
@@ -285,5 +301,10 @@ class VoiceService:
             raise
 
     async def profile(self, upload: UploadFile) -> Profile:
-        data = await self._read(upload)
-        return await self.pool.run(self._profile_one, display_name(upload), data)
+        with self.requests.acquire() as place:
+            data = await self._read(upload)
+            return await self.pool.run(WORK, self._profile_one, display_name(upload), data, order=place.order)
+
+
+def _embed_speech(verifier: Verifier, audio: np.ndarray) -> np.ndarray:
+    return verifier.encoder.embed(speech_only(audio))
