@@ -135,6 +135,9 @@ async def test_cloning_speaker_without_f5_weights_gets_a_clear_error(fleet: str)
         created = await catalog.post("/api/speakers", data=form, files={"reference_audio": jfk})
         assert created.status_code == 200, created.text
         speaker = created.json()
+        recording = f"/internal/speakers/{speaker['id']}/reference-audio"
+        assert (await catalog.get(recording)).status_code == 404  # for the fleet only: the gateway does not route it
+        assert (await catalog.get(f"http://127.0.0.1:8206{recording}")).status_code == 200  # catalog's own port
     async with websockets.connect(TTS_WS) as ws:
         pcm, event = await synthesize(ws, {"target_text": "Hello.", "speaker_id": speaker["id"]})
     assert pcm == b"" and event["type"] == "error"
