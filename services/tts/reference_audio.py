@@ -35,10 +35,6 @@ class ReferenceAudioCache:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._bytes = 0
 
-    @property
-    def cached_bytes(self) -> int:
-        return self._bytes
-
     async def wav(self, speaker: CatalogSpeaker) -> bytes:
         """The speaker's recording (24 kHz mono WAV); CatalogUnavailable when it has to be asked and cannot."""
         entry = self._entries.get(speaker.id)
