@@ -55,7 +55,8 @@ run: install $(ANTISPOOF_EXPORT)
 status:
 	$(BIN)/supervisorctl -c build/run/supervisord.conf status
 
-## The whole suite: lint, unit tests, then the fleet behind Traefik with the real models.
+## The whole suite: lint, then every tier (unit, service, fleet: the fleet behind Traefik with the real models),
+## slow tests included.
 test: install lint $(ANTISPOOF_EXPORT)
 	$(BIN)/pytest -q
 
@@ -63,9 +64,9 @@ lint: install
 	$(BIN)/ruff check services tests bench deploy
 	$(BIN)/ruff format --check services tests bench deploy
 
-## Unit tests only (no fleet).
+## Unit and service tests that are not slow (no fleet, no service process): under two minutes.
 test-fast: install
-	$(BIN)/pytest -q -m "not fleet"
+	$(BIN)/pytest -q -m "(unit or service) and not slow"
 
 bench: install $(ANTISPOOF_EXPORT)
 	$(BIN)/python bench/asr_file.py

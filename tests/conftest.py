@@ -1,5 +1,7 @@
-"""Shared fixtures: paths to the real speech data and a fleet started exactly like `make run`."""
+"""Shared fixtures: paths to the real speech data and a fleet started exactly like `make run`; the tier
+of every test (unit, service or fleet), from the fixtures it uses."""
 
+import inspect
 import json
 import os
 import signal
@@ -12,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytest_plugins = ["tests.databases"]  # database_env: SQLite and a fresh PostgreSQL
+# database_env: SQLite and a fresh PostgreSQL; service_app: a service's app built in this process.
+pytest_plugins = ["tests.databases", "tests.in_process"]
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
@@ -35,6 +38,47 @@ DEAD_WS_URLS = ["ws://127.0.0.1:8297/", "ws://127.0.0.1:8298/"]  # allowed, but 
 FORGETFUL_ASR_URL = "ws://127.0.0.1:8296/"  # allowed; a test's own ASR that closes idle streams
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
+
+
+TIERS = ("unit", "service", "fleet")
+
+
+def gives_an_app_in_process(fixture: pytest.FixtureDef) -> bool:
+    """Whether the fixture is annotated to give a TestClient, or a factory of them: an app in process."""
+    return "TestClient" in str(inspect.signature(fixture.func).return_annotation)
+
+
+def tier_from_fixtures(item: pytest.Item) -> str:
+    """fleet with the `fleet` fixture (which `gateway` and others build on); service with a fixture that
+    gives an app in process (tests/in_process.py's `service_app`, a test's own TestClient); else unit."""
+    if "fleet" in getattr(item, "fixturenames", ()):
+        return "fleet"
+    info = getattr(item, "_fixtureinfo", None)
+    fixtures = [fixture for defs in (info.name2fixturedefs.values() if info else ()) for fixture in defs]
+    return "service" if any(gives_an_app_in_process(fixture) for fixture in fixtures) else "unit"
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The test's tier: its explicit tier mark (which may only go up from what its fixtures need, e.g.
+    `service` for a test that loads a real model itself), else the one its fixtures imply."""
+    needed = tier_from_fixtures(item)
+    marked = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+    if len(marked) > 1:
+        raise pytest.UsageError(f"{item.nodeid} has {len(marked)} tier marks {sorted(marked)}; a test has one")
+    if not marked:
+        return needed
+    (tier,) = marked
+    if TIERS.index(tier) < TIERS.index(needed):
+        raise pytest.UsageError(f"{item.nodeid} is marked {tier} but its fixtures make it a {needed} test")
+    return tier
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(item)
+        if not item.get_closest_marker(tier):
+            item.add_marker(tier)
 
 
 def manifest() -> dict[str, str]:

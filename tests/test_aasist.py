@@ -22,6 +22,9 @@ CHECKPOINT_L = MODELS / "AASIST-L.pth"
 SPOOF_CLIPS = sorted((DATA / "spoof").glob("*.wav"))
 NB_SAMP = 64600
 TOLERANCE = 1e-4
+# The tests that load a checkpoint are `service` tests (a real model); the PyTorch forward passes on
+# real clips and the ONNX export (about 30 s) are also `slow`: the export is offline tooling that
+# `make antispoof-model` runs, and `make test` runs them.
 
 # Logits of the public reference implementation (clovaai/aasist, models/AASIST.py) for these clips,
 # first 64600 samples with tiling, computed once on CPU; rows are (spoof, bona fide).
@@ -80,6 +83,7 @@ def test_config_from_file() -> None:
     assert AasistConfig.from_file(MODELS / "AASIST-L.conf").gat_dims == (24, 32)
 
 
+@pytest.mark.service
 def test_strict_load_keeps_every_checkpoint_tensor(model: Aasist) -> None:
     state = torch.load(CHECKPOINT, map_location="cpu", weights_only=True)
     loaded = model.state_dict()
@@ -109,6 +113,8 @@ def test_sinc_filters_are_hamming_windowed_mel_band_passes() -> None:
     np.testing.assert_allclose(peaks[8:69], centres[8:69], atol=5.0)
 
 
+@pytest.mark.service
+@pytest.mark.slow
 def test_matches_reference_implementation_logits(model: Aasist) -> None:
     clips = windows(list(REFERENCE_LOGITS["AASIST"]))
     with torch.inference_mode():
@@ -121,12 +127,16 @@ def test_matches_reference_implementation_logits(model: Aasist) -> None:
     np.testing.assert_allclose(logits_l, np.array(list(REFERENCE_LOGITS["AASIST-L"].values())), atol=1e-3)
 
 
+@pytest.mark.service
+@pytest.mark.slow
 def test_clean_read_speech_scores_bona_fide(model: Aasist) -> None:
     with torch.inference_mode():
         probability = bonafide_probability(model(torch.from_numpy(windows(LIBRI_BONAFIDE)))).numpy()
     assert (probability > 0.9).all(), probability
 
 
+@pytest.mark.service
+@pytest.mark.slow
 def test_onnx_export_matches_pytorch_on_real_clips(
     model: Aasist, spoof_batch: np.ndarray, exported: ExportReport
 ) -> None:
@@ -159,6 +169,7 @@ def test_onnx_export_matches_pytorch_on_real_clips(
     assert np.ptp(torch_logits[:, 1]) > 1.0
 
 
+@pytest.mark.service
 def test_aasist_l_loads_and_runs() -> None:
     light = load_aasist(CHECKPOINT_L)
     assert light.config.gat_dims == (24, 32)
@@ -176,6 +187,7 @@ def test_fit_window_tiles_short_clips_and_cuts_long_ones() -> None:
         fit_window(np.zeros(0, dtype=np.float32), 4)
 
 
+@pytest.mark.service
 def test_refuses_files_that_are_not_aasist_checkpoints(tmp_path: Path) -> None:
     config = MODELS / "AASIST.conf"
     random_state = tmp_path / "random.pth"

@@ -139,6 +139,7 @@ def embedded_diarizer():
     return EmbeddedDiarizer("cpu")
 
 
+@pytest.mark.service  # the real speaker model, no server
 @pytest.mark.parametrize("speakers", sorted(SIMULATED))
 def test_embedded_diarizer_on_unseen_simulated_conversations(embedded_diarizer, speakers: int) -> None:
     from bench.diarization_sim import conversation

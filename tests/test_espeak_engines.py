@@ -10,6 +10,8 @@ from services.catalog.builtin import BUILTIN_SPEAKERS
 from services.tts.engines.base import EngineError, Voice
 from services.tts.engines.espeak_engine import EspeakLibraryEngine, EspeakProgramEngine, load_espeak
 
+pytestmark = pytest.mark.service  # the real espeak-ng engine and its voices, no server
+
 ESPEAK_VOICES = [(s.voice, s.language) for s in BUILTIN_SPEAKERS if s.engine == "espeak"]
 SENTENCES = {
     "vi": "Xin chào, hôm nay trời đẹp.",

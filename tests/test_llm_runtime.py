@@ -16,10 +16,10 @@ pytestmark = pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump
 def test_installed_llama_cpp_has_no_amx_or_avx512() -> None:
     libraries = llama_libraries()
     assert any(lib.name.startswith("libggml-cpu") for lib in libraries), libraries
-    for library in libraries:
-        assert not forbidden_instructions(library), library
+    # The command disassembles every library (objdump) and names any that is not portable.
     result = subprocess.run([sys.executable, "deploy/check_portable.py"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    assert f"portable (x86-64-v3: no AMX, no AVX-512) in {len(libraries)} libraries" in result.stdout
 
 
 def test_the_check_finds_amx_and_avx512(tmp_path) -> None:
