@@ -1,59 +1,71 @@
-"""The asr service as a process: readiness, a missing model, and the model's budget (the bounded
-queue, busy answered before an upload is read, streams beside files)."""
+"""The asr service: a model that cannot load, the bounded queue, an idle stream and a diarizer that
+cannot load, with its app in process; and, as a process (an upload sent half-way needs a socket), the
+model's budget: busy answered before an upload is read, streams beside files."""
 
 import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
+import pytest
 import websockets
+from starlette.testclient import WebSocketTestSession
 
 from tests.audio_files import wav_bytes
 from tests.conftest import DATA, wait_until
+from tests.in_process import ServiceApp
 from tests.processes import service_process
 from tests.streaming import Received, audio_message, receive_all
 from tests.text import normalize
 from tests.word_recall import READERS, joined, load
 
 PORT = 8291
+JFK = ("jfk.flac", (DATA / "asr/en_jfk.flac").read_bytes())
+SHORT_CLIP = ("snt1.wav", (DATA / "asr/sb_spk1_snt1.wav").read_bytes())  # 2.9 s: a decode still outlasts six sends
+CLOSE_WAIT_S = 10
 
 
 def asr_process(tmp_path: Path, **env: str) -> AbstractContextManager[str]:
     return service_process("services.asr.main:app", PORT, tmp_path, **env)
 
 
-def test_missing_model_answers_503_with_the_reason(tmp_path: Path) -> None:
+def test_missing_model_answers_503_with_the_reason(service_app: ServiceApp, tmp_path: Path) -> None:
     broken = tmp_path / "not-a-model"
     broken.mkdir()
     (broken / "config.json").write_text("{}")
-    with asr_process(tmp_path, ASR_MODEL=str(broken)) as url:
-        ready = httpx.get(f"{url}/readyz")
+    with service_app("asr", tmp_path, ASR_MODEL=str(broken)) as client:
+        ready = client.get("/readyz")
         assert ready.status_code == 503
         assert "missing model.bin" in ready.json()["error"]
-        response = httpx.post(f"{url}/transcribe", files={"file": ("a.flac", (DATA / "asr/en_jfk.flac").read_bytes())})
+        response = client.post("/transcribe", files={"file": JFK})
         assert response.status_code == 503
         assert "ASR model unavailable" in response.json()["detail"]
-        assert httpx.get(f"{url}/healthz").status_code == 200  # alive, just not ready
+        assert client.get("/healthz").status_code == 200  # alive, just not ready
 
 
-async def test_requests_past_the_queue_bound_get_503_with_retry_after(tmp_path: Path) -> None:
-    clip = (DATA / "asr/en_jfk.flac").read_bytes()
-    with asr_process(tmp_path, ASR_WORKERS="1", ASR_QUEUE_SIZE="1") as url:
-        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-            responses = await asyncio.gather(
-                *(client.post("/transcribe", files={"file": ("a.flac", clip)}) for _ in range(6))
-            )
-            metrics = (await client.get("/metrics")).text
-        codes = sorted(r.status_code for r in responses)
-        assert codes.count(200) >= 2, codes  # one running + one queued always fit
-        rejected = [r for r in responses if r.status_code == 503]
-        assert rejected, codes
-        for response in rejected:
-            assert response.headers["retry-after"].isdigit()
-            assert "capacity" in response.json()["detail"]
-        assert 'inference_rejected_total{pool="asr"}' in metrics
+def rejections(client: httpx.Client) -> float:
+    """The asr budget's refusals so far, from /metrics (the counter is process-wide)."""
+    found = re.search(r'^inference_rejected_total\{pool="asr"\} (\S+)$', client.get("/metrics").text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_requests_past_the_queue_bound_get_503_with_retry_after(service_app: ServiceApp, tmp_path: Path) -> None:
+    with service_app("asr", tmp_path, ASR_WORKERS="1", ASR_QUEUE_SIZE="1") as client:
+        before = rejections(client)
+        with ThreadPoolExecutor(6) as senders:  # six requests at once, each on its own thread
+            responses = list(senders.map(lambda _: client.post("/transcribe", files={"file": SHORT_CLIP}), range(6)))
+        counted = rejections(client) - before
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(200) >= 2, codes  # one running + one queued always fit
+    rejected = [r for r in responses if r.status_code == 503]
+    assert rejected, codes
+    for response in rejected:
+        assert response.headers["retry-after"].isdigit()
+        assert "capacity" in response.json()["detail"]
+    assert counted == len(rejected)
 
 
 BOUNDARY = "voicefleet-test-boundary"
@@ -116,6 +128,8 @@ async def stream_one_clip(ws, samples) -> Received:
     return received
 
 
+@pytest.mark.service  # one service, as a process
+@pytest.mark.slow  # a 2.5-minute file on one thread
 async def test_with_the_file_thread_taken_an_upload_is_refused_unread_and_streams_decode(tmp_path: Path) -> None:
     """One file thread and no queue: while a long file is decoded, a second upload gets 503 before
     its body is read, a stream's turns are decoded on the stream threads, a second stream is refused
@@ -149,30 +163,41 @@ async def test_with_the_file_thread_taken_an_upload_is_refused_unread_and_stream
             assert after.status_code == 200 and "country" in after.json()["text"]
 
 
-async def test_idle_stream_is_closed_cleanly(tmp_path: Path) -> None:
-    with asr_process(tmp_path, STREAM_IDLE_TIMEOUT_S="1") as url:
-        ws_url = url.replace("http", "ws") + "/ws/transcribe/vad"
-        async with websockets.connect(ws_url) as ws:
-            received = Received()
-            await asyncio.wait_for(receive_all(ws, received), 10)
-        assert received.close_code == 1001
-        assert ws.close_reason == "idle timeout"
+def close_of(ws: WebSocketTestSession) -> dict:
+    """The server's close message, skipping any event before it; TimeoutError after CLOSE_WAIT_S
+    without a message (the waiting thread is freed when the client closes)."""
+    waiter = ThreadPoolExecutor(1)
+    try:
+        while (message := waiter.submit(ws.receive).result(CLOSE_WAIT_S))["type"] != "websocket.close":
+            pass
+        return message
+    finally:
+        waiter.shutdown(wait=False)
 
 
-def test_a_diarization_model_that_cannot_load_is_reported_and_transcribe_still_works(tmp_path: Path) -> None:
+def test_idle_stream_is_closed_cleanly(service_app: ServiceApp, tmp_path: Path) -> None:
+    with (
+        service_app("asr", tmp_path, STREAM_IDLE_TIMEOUT_S="1") as client,
+        client.websocket_connect("/ws/transcribe/vad") as ws,
+    ):
+        closed = close_of(ws)
+    assert (closed["code"], closed["reason"]) == (1001, "idle timeout")
+
+
+def test_a_diarization_model_that_cannot_load_is_reported_and_transcribe_still_works(
+    service_app: ServiceApp, tmp_path: Path
+) -> None:
     pipeline_dir = tmp_path / "my-pipeline"
     pipeline_dir.mkdir()
-    with asr_process(tmp_path, DIARIZATION_MODEL=str(pipeline_dir)) as url:
+    with service_app("asr", tmp_path, DIARIZATION_MODEL=str(pipeline_dir)) as client:
 
         def diarizer_settled() -> bool:
-            return httpx.get(f"{url}/readyz").json()["diarization"].get("state") != "loading"
+            return client.get("/readyz").json()["diarization"].get("state") != "loading"
 
         wait_until(diarizer_settled, 60, "the diarizer to load or fail")
-        ready = httpx.get(f"{url}/readyz").json()
-        assert "pyannote.audio" in ready["diarization"]["error"]
-        clip = (DATA / "asr/en_jfk.flac").read_bytes()
-        diarized = httpx.post(f"{url}/transcribe-with-property", files={"file": ("a.flac", clip)}, timeout=60)
+        assert "pyannote.audio" in client.get("/readyz").json()["diarization"]["error"]
+        diarized = client.post("/transcribe-with-property", files={"file": JFK})
         assert diarized.status_code == 503
         assert "diarization unavailable" in diarized.json()["detail"]
-        plain = httpx.post(f"{url}/transcribe", files={"file": ("a.flac", clip)}, timeout=60)
+        plain = client.post("/transcribe", files={"file": JFK})
         assert plain.status_code == 200 and "country" in plain.json()["text"]

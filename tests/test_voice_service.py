@@ -1,8 +1,7 @@
-"""The voice service as a process: voice prints that survive restarts (SQLite and PostgreSQL),
+"""The voice service's app in process: voice prints that survive a restart (SQLite and PostgreSQL),
 verification on the LibriSpeech trials, and clear errors for bad input."""
 
 import wave
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -11,10 +10,9 @@ import pytest
 
 from tests.audio_files import read_mono, wav_bytes
 from tests.conftest import DATA
-from tests.processes import service_process
+from tests.in_process import ServiceApp
 from tests.voice import clip, speaker_of, trials
 
-PORT = 8292
 SPEAKERS = sorted({speaker_of(t["enroll"]) for t in trials()})
 
 
@@ -28,10 +26,6 @@ def probe_clip(speaker: str) -> str:
     return next(t["test"] for t in trials() if speaker_of(t["test"]) == speaker and t["test"].endswith("0001.flac"))
 
 
-def voice_process(data_dir: Path, **env: str) -> AbstractContextManager[str]:
-    return service_process("services.voice.main:app", PORT, data_dir, **env)
-
-
 def register(client: httpx.Client, relative: str, name: str = "Speaker") -> dict:
     response = client.post(
         "/voice/register",
@@ -42,11 +36,11 @@ def register(client: httpx.Client, relative: str, name: str = "Speaker") -> dict
     return response.json()
 
 
-def test_register_verify_and_restart(tmp_path: Path, database_env: dict[str, str]) -> None:
+def test_register_verify_and_restart(service_app: ServiceApp, tmp_path: Path, database_env: dict[str, str]) -> None:
     """Every speaker of the trials registered; each verified against a second clip of all five speakers:
     same speaker ACCEPT, another speaker REJECT. After a restart the prints and the scores are the same."""
     scores: dict[tuple[str, str], float] = {}
-    with voice_process(tmp_path, **database_env) as url, httpx.Client(base_url=url, timeout=60) as client:
+    with service_app("voice", tmp_path, **database_env) as client:
         ids = {}
         for speaker in SPEAKERS:
             body = register(client, enroll_clip(speaker), name=f"LibriSpeech {speaker}")
@@ -69,7 +63,7 @@ def test_register_verify_and_restart(tmp_path: Path, database_env: dict[str, str
                 assert (tmp_path / "voice" / result["path"]).is_file()
                 scores[speaker, other] = result["score"]
 
-    with voice_process(tmp_path, **database_env) as url, httpx.Client(base_url=url, timeout=60) as client:
+    with service_app("voice", tmp_path, **database_env) as client:  # a new service object on the same data
         listed = client.get("/voice/speakers").json()["speakers"]
         assert {s["speaker_id"] for s in listed} == set(ids.values())
         assert {s["name"] for s in listed} == {f"LibriSpeech {s}" for s in SPEAKERS}
@@ -83,8 +77,8 @@ def test_register_verify_and_restart(tmp_path: Path, database_env: dict[str, str
         assert gone.status_code == 404
 
 
-def test_verify_with_reference_follows_the_trials(tmp_path: Path) -> None:
-    with voice_process(tmp_path, KEEP_VERIFY_AUDIO="false") as url, httpx.Client(base_url=url, timeout=60) as client:
+def test_verify_with_reference_follows_the_trials(service_app: ServiceApp, tmp_path: Path) -> None:
+    with service_app("voice", tmp_path, KEEP_VERIFY_AUDIO="false") as client:
         for trial in trials():
             response = client.post(
                 "/voice/verify_with_reference",
@@ -99,12 +93,12 @@ def test_verify_with_reference_follows_the_trials(tmp_path: Path) -> None:
         assert not any((tmp_path / "voice" / "verifications").iterdir())
 
 
-def test_bad_input_gets_clear_errors(tmp_path: Path) -> None:
+def test_bad_input_gets_clear_errors(service_app: ServiceApp, tmp_path: Path) -> None:
     good = clip(enroll_clip(SPEAKERS[0]))
     audio = read_mono(good[1])
     short = ("short.wav", wav_bytes(audio[:3200]))  # 0.2 s
     one_second = ("one.wav", wav_bytes(audio[16000:32000]))
-    with voice_process(tmp_path) as url, httpx.Client(base_url=url, timeout=60) as client:
+    with service_app("voice", tmp_path) as client:
         speaker_id = register(client, enroll_clip(SPEAKERS[0]))["speaker_id"]
         cases = {
             "no name": client.post("/voice/register", files={"file": good}, data={"description": "d"}),
@@ -139,25 +133,23 @@ def test_bad_input_gets_clear_errors(tmp_path: Path) -> None:
         assert len(list((tmp_path / "voice" / "speakers").iterdir())) == 1
 
 
-def test_anti_spoof_without_a_model_says_so(tmp_path: Path) -> None:
-    with voice_process(tmp_path, ANTISPOOF_MODEL="") as url:
-        ready = httpx.get(f"{url}/readyz").json()
+def test_anti_spoof_without_a_model_says_so(service_app: ServiceApp, tmp_path: Path) -> None:
+    with service_app("voice", tmp_path, ANTISPOOF_MODEL="") as client:
+        ready = client.get("/readyz").json()
         assert "ANTISPOOF_MODEL is not set" in ready["antispoof"]["error"]
-        response = httpx.post(f"{url}/voice/anti-spoof", files=[("files", clip("spoof/en_stp_human_next.wav"))])
+        response = client.post("/voice/anti-spoof", files=[("files", clip("spoof/en_stp_human_next.wav"))])
         assert response.status_code == 503
         body = response.json()
         assert "ANTISPOOF_MODEL is not set" in body["detail"] and body["retryable"] is False
         # Verification does not depend on it.
         reference = clip(enroll_clip(SPEAKERS[0]))
-        ok = httpx.post(
-            f"{url}/voice/verify_with_reference", files=[("reference", reference), ("files", reference)], timeout=60
-        )
+        ok = client.post("/voice/verify_with_reference", files=[("reference", reference), ("files", reference)])
         assert ok.status_code == 200 and ok.json()["results"][0]["verdict"] == "ACCEPT"
 
 
-def test_stored_reference_is_the_decoded_upload(tmp_path: Path) -> None:
+def test_stored_reference_is_the_decoded_upload(service_app: ServiceApp, tmp_path: Path) -> None:
     relative = enroll_clip(SPEAKERS[1])
-    with voice_process(tmp_path) as url, httpx.Client(base_url=url, timeout=60) as client:
+    with service_app("voice", tmp_path) as client:
         path = register(client, relative)["file_path"]
     stored = read_mono((tmp_path / "voice" / path).read_bytes())
     original = read_mono((DATA / relative).read_bytes())
