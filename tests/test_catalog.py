@@ -1,9 +1,8 @@
-"""The catalog as a process: built-in speakers, collection CRUD, every validation error, ownership,
+"""The catalog's app in process: built-in speakers, collection CRUD, every validation error, ownership,
 and data that survives a restart, on SQLite and on PostgreSQL."""
 
 import io
 import wave
-from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -15,17 +14,12 @@ import sqlalchemy
 
 from tests.audio_files import wav_bytes
 from tests.conftest import DATA, REPO, manifest
-from tests.processes import service_process
+from tests.in_process import ServiceApp
 
-PORT = 8297
 LANGUAGES = {"vi", "en", "fr", "ja", "ko", "zh", "ru"}
 OLD_SPEAKER = "3f0c1d2e-4b5a-4c6d-8e7f-90a1b2c3d4e5"
 MANIFEST = manifest()
 MANIFEST_JFK = MANIFEST["asr/en_jfk.flac"]
-
-
-def catalog_process(data_dir: Path, **env: str) -> AbstractContextManager[str]:
-    return service_process("services.catalog.main:app", PORT, data_dir, **env)
 
 
 def default_speaker(client: httpx.Client, language: str) -> dict:
@@ -33,8 +27,8 @@ def default_speaker(client: httpx.Client, language: str) -> dict:
     return next(s for s in speakers if s["default"])
 
 
-def test_builtin_speakers_cover_every_language_with_one_default(tmp_path: Path) -> None:
-    with catalog_process(tmp_path) as url, httpx.Client(base_url=url) as client:
+def test_builtin_speakers_cover_every_language_with_one_default(service_app: ServiceApp, tmp_path: Path) -> None:
+    with service_app("catalog", tmp_path) as client:
         speakers = client.get("/api/speakers").json()["speakers"]
         assert {s["language"] for s in speakers} == LANGUAGES
         for language in LANGUAGES:
@@ -46,12 +40,14 @@ def test_builtin_speakers_cover_every_language_with_one_default(tmp_path: Path) 
         assert client.get("/api/speakers", params={"language": "xx"}).status_code == 422
         assert client.get("/api/speakers/not-a-uuid").status_code == 404
         builtin_ids = {s["id"] for s in speakers}
-    with catalog_process(tmp_path / "elsewhere") as url:  # same ids on another installation
-        assert {s["id"] for s in httpx.get(f"{url}/api/speakers").json()["speakers"]} == builtin_ids
+    with service_app("catalog", tmp_path / "elsewhere") as other:  # same ids on another installation
+        assert {s["id"] for s in other.get("/api/speakers").json()["speakers"]} == builtin_ids
 
 
-def test_collection_crud_survives_a_restart(tmp_path: Path, database_env: dict[str, str]) -> None:
-    with catalog_process(tmp_path, **database_env) as url, httpx.Client(base_url=url) as client:
+def test_collection_crud_survives_a_restart(
+    service_app: ServiceApp, tmp_path: Path, database_env: dict[str, str]
+) -> None:
+    with service_app("catalog", tmp_path, **database_env) as client:
         en, ja, fr = (default_speaker(client, lang) for lang in ("en", "ja", "fr"))
         created = client.post(
             "/api/collections",
@@ -78,7 +74,7 @@ def test_collection_crud_survives_a_restart(tmp_path: Path, database_env: dict[s
         assert updated.json()["description"] == "Multilang bot"  # untouched fields stay
         second = client.post("/api/collections", json={"name": "Second", "user_id": "long"}).json()
 
-    with catalog_process(tmp_path, **database_env) as url, httpx.Client(base_url=url) as client:
+    with service_app("catalog", tmp_path, **database_env) as client:
         listed = client.get("/api/collections", params={"user_id": "long"}).json()["collections"]
         assert [c["name"] for c in listed] == ["Renamed", "Second"]
         assert client.get(f"/api/collections/{collection_id}", params={"user_id": "long"}).json()["langs"] == {
@@ -91,8 +87,8 @@ def test_collection_crud_survives_a_restart(tmp_path: Path, database_env: dict[s
         assert len(client.get("/api/collections", params={"user_id": "long"}).json()["collections"]) == 1
 
 
-def test_validation_and_ownership(tmp_path: Path) -> None:
-    with catalog_process(tmp_path) as url, httpx.Client(base_url=url) as client:
+def test_validation_and_ownership(service_app: ServiceApp, tmp_path: Path) -> None:
+    with service_app("catalog", tmp_path) as client:
         en = default_speaker(client, "en")
         shared = client.post("/api/collections", json={"name": "Shared", "user_id": "default"}).json()["id"]
         mine = client.post("/api/collections", json={"name": "Mine", "user_id": "alice"}).json()["id"]
@@ -140,10 +136,10 @@ def test_validation_and_ownership(tmp_path: Path) -> None:
         assert names == {"Shared"}
 
 
-def test_users_add_and_remove_voice_cloning_speakers(tmp_path: Path) -> None:
+def test_users_add_and_remove_voice_cloning_speakers(service_app: ServiceApp, tmp_path: Path) -> None:
     jfk = ("jfk.flac", (DATA / "asr" / "en_jfk.flac").read_bytes())
     form = {"name": "My voice", "language": "en", "user_id": "alice", "reference_text": MANIFEST_JFK}
-    with catalog_process(tmp_path) as url, httpx.Client(base_url=url) as client:
+    with service_app("catalog", tmp_path) as client:
         created = client.post("/api/speakers", data=form, files={"reference_audio": jfk})
         assert created.status_code == 200, created.text
         speaker = created.json()
@@ -189,11 +185,13 @@ def test_users_add_and_remove_voice_cloning_speakers(tmp_path: Path) -> None:
         assert client.get(f"/api/speakers/{speaker['id']}").status_code == 404
 
 
-def test_reference_recordings_are_served_to_the_fleet_and_replaced_by_their_owner(tmp_path: Path) -> None:
+def test_reference_recordings_are_served_to_the_fleet_and_replaced_by_their_owner(
+    service_app: ServiceApp, tmp_path: Path
+) -> None:
     jfk = ("jfk.flac", (DATA / "asr" / "en_jfk.flac").read_bytes())
     lj = ("lj.wav", (DATA / "asr" / "en_LJ050-0131.wav").read_bytes())
     form = {"name": "Mine", "language": "en", "user_id": "alice", "reference_text": MANIFEST_JFK}
-    with catalog_process(tmp_path) as url, httpx.Client(base_url=url) as client:
+    with service_app("catalog", tmp_path) as client:
         speaker = client.post("/api/speakers", data=form, files={"reference_audio": jfk}).json()
         path = f"/internal/speakers/{speaker['id']}/reference-audio"
         served = client.get(path)
@@ -240,7 +238,7 @@ def test_reference_recordings_are_served_to_the_fleet_and_replaced_by_their_owne
         assert client.get(path).status_code == 404
 
 
-def test_speakers_made_before_updated_at_get_their_creation_time(tmp_path: Path) -> None:
+def test_speakers_made_before_updated_at_get_their_creation_time(service_app: ServiceApp, tmp_path: Path) -> None:
     """An installation at revision 0001 is migrated on start; its speakers' updated_at is their created_at."""
     database = tmp_path / "catalog" / "catalog.db"
     database.parent.mkdir(parents=True)
@@ -260,7 +258,7 @@ def test_speakers_made_before_updated_at_get_their_creation_time(tmp_path: Path)
             {"id": OLD_SPEAKER, "file": f"{OLD_SPEAKER}.wav"},
         )
     engine.dispose()
-    with catalog_process(tmp_path) as url, httpx.Client(base_url=url) as client:
+    with service_app("catalog", tmp_path) as client:
         old = client.get(f"/api/speakers/{OLD_SPEAKER}").json()
         assert old["updated_at"].startswith("2026-01-02T03:04:05"), old
         assert client.get(f"/internal/speakers/{OLD_SPEAKER}/reference-audio").status_code == 404  # no file
