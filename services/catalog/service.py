@@ -15,10 +15,10 @@ from services.catalog.schemas import (
     SpeakerList,
     SpeakerOut,
 )
-from services.catalog.settings import LANGUAGES
 from services.catalog.store import CatalogStore
 from services.catalog.tables import SpeakerRow
 from services.common.errors import InvalidInput, NotFound
+from services.common.languages import LANGUAGES
 
 CLONING_ENGINE, CLONING_VOICE = "f5tts", "clone"
 

@@ -6,8 +6,6 @@ from pydantic import Field
 
 from services.common.settings import ServiceSettings
 
-LANGUAGES = ("vi", "en", "fr", "ja", "ko", "zh", "ru")
-
 
 class CatalogSettings(ServiceSettings):
     database_url: str | None = Field(

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.catalog.builtin import BUILTIN_SPEAKERS, SHARED_USER
-from services.catalog.settings import LANGUAGES
 from services.catalog.tables import CollectionLangRow, CollectionRow, SpeakerRow
 from services.common.errors import ApiError, InvalidInput, NotFound
+from services.common.languages import LANGUAGES
 
 
 class Forbidden(ApiError):

@@ -5,9 +5,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from services.common.languages import DEFAULT_LANGUAGE, Language
 from services.common.settings import ServiceSettings
 
-LANGUAGES = ("vi", "en", "fr", "ja", "ko", "zh", "ru")
 OUTPUT_RATE = 24_000
 
 
@@ -21,8 +21,8 @@ class TtsSettings(ServiceSettings):
         description="How long catalog answers are reused (a speaker's new reference recording is used at most "
         "this long after it changed).",
     )
-    tts_default_language: Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"] = Field(
-        "vi", description="Language of a request that names none (the API reference's default)."
+    tts_default_language: Language = Field(
+        DEFAULT_LANGUAGE, description="Language of a request that names none (the API reference's default)."
     )
     tts_max_chars: int = Field(2000, ge=1, description="Longest text one request may synthesize (error beyond).")
     tts_workers: int = Field(2, ge=1, le=64, description="Sentences synthesized in parallel across connections.")

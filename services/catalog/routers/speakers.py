@@ -2,13 +2,14 @@
 recordings for the fleet at /internal/speakers/{id}/reference-audio (not routed by the gateway)."""
 
 from email.utils import format_datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.responses import Response
 
 from services.catalog.dependencies import CatalogDep
 from services.catalog.schemas import Deleted, SpeakerList, SpeakerOut
+from services.common.languages import Language
 
 router = APIRouter(prefix="/api", tags=["speakers"])
 internal = APIRouter(prefix="/internal", tags=["internal"])
@@ -35,7 +36,7 @@ async def get_speaker(catalog: CatalogDep, speaker_id: str) -> SpeakerOut:
 async def create_speaker(
     catalog: CatalogDep,
     name: Annotated[str, Form(min_length=1, max_length=200, pattern=r"\S")],
-    language: Annotated[Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"], Form()],
+    language: Annotated[Language, Form()],
     user_id: UserForm,
     reference_text: ReferenceText,
     reference_audio: ReferenceUpload,
