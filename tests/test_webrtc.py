@@ -52,8 +52,10 @@ async def test_spoken_turn_through_the_gateway_then_the_agent_hangs_up(gateway_c
     assert_heard(await caller.next_event("transcription", within_s=30), CLIP)
     assert (await caller.agent_text_until_end()).strip()
     # The fleet's voice chat ends a session after 4 s without the user (INACTIVITY_TIMEOUT_S in conftest):
-    # the event reaches the channel, the agent's audio plays out, then the server closes the peer.
-    assert (await caller.next_event("disconnect", within_s=30))["reason"] == "timeout"
+    # the event reaches the channel, the agent's audio plays out, then the server closes the peer. The 4 s
+    # count from the end of the follow-up's audio, and each reply of the local LLM may be up to
+    # LLM_MAX_TOKENS (256) long: ~25 s of speech each, seen in runs where 30 s here was not enough.
+    assert (await caller.next_event("disconnect", within_s=90))["reason"] == "timeout"
     await until_peers(FLEET_WEBRTC, 0, within_s=10)
     assert caller.voice_frames >= 50, "less than a second of the agent's voice arrived on the track"
     await asyncio.sleep(0.5)
