@@ -3,7 +3,8 @@
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from services.asr.service import AsrService
 from services.asr.settings import AsrSettings
@@ -14,8 +15,9 @@ def get_settings() -> AsrSettings:
     return AsrSettings()
 
 
-def get_asr(request: Request) -> AsrService:
-    return request.app.state.asr
+def get_asr(connection: HTTPConnection) -> AsrService:
+    """For HTTP and WebSocket routes alike."""
+    return connection.app.state.asr
 
 
 AsrDep = Annotated[AsrService, Depends(get_asr)]

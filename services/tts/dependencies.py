@@ -3,7 +3,8 @@
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from services.tts.service import TtsService
 from services.tts.settings import TtsSettings
@@ -14,8 +15,9 @@ def get_settings() -> TtsSettings:
     return TtsSettings()
 
 
-def get_tts(request: Request) -> TtsService:
-    return request.app.state.tts
+def get_tts(connection: HTTPConnection) -> TtsService:
+    """For HTTP and WebSocket routes alike."""
+    return connection.app.state.tts
 
 
 TtsDep = Annotated[TtsService, Depends(get_tts)]

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, ValidationError
 from starlette.websockets import WebSocket
 
-from services.asr.service import AsrService
+from services.asr.dependencies import AsrDep
 from services.asr.streaming.session import StreamOptions, StreamSession
 from services.asr.streaming.turns import TurnSettings
 from services.common.errors import ApiError, ServiceBusy
@@ -22,8 +22,7 @@ class StreamQuery(BaseModel):
 
 
 @router.websocket("/ws/transcribe/vad")
-async def transcribe_stream(ws: WebSocket) -> None:
-    asr: AsrService = ws.app.state.asr
+async def transcribe_stream(ws: WebSocket, asr: AsrDep) -> None:
     s = asr.settings
     await ws.accept()
     try:

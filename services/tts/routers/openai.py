@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common.audio import wav_bytes
 from services.common.catalog_client import UnknownReference
 from services.common.errors import InvalidInput
+from services.common.languages import Language
+from services.common.protocols.base import PlainText
 from services.tts.dependencies import TtsDep
 from services.tts.service import SynthesisError
 from services.tts.settings import OUTPUT_RATE
@@ -20,9 +22,9 @@ router = APIRouter(prefix="/v1/audio", tags=["openai"])
 class SpeechRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")  # `model`, `speed`, `instructions` are accepted and ignored
 
-    input: str = Field(description="Text to say.")
+    input: PlainText = Field(description="Text to say.")
     voice: str | None = Field(None, description="Speaker UUID from /api/speakers; omitted: the language's default.")
-    language: Literal["vi", "en", "fr", "ja", "ko", "zh", "ru"] | None = None
+    language: Language | None = None
     response_format: Literal["wav", "pcm"] = "wav"
 
 

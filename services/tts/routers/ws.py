@@ -2,7 +2,6 @@
 requests in turn on one connection. A bad request gets an `error` event and the connection stays."""
 
 import asyncio
-import json
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -10,7 +9,9 @@ from pydantic import ValidationError
 
 from services.common.catalog_client import UnknownReference
 from services.common.errors import ApiError
-from services.tts.protocol import TtsRequest, end_event, error_event
+from services.common.protocols.base import ErrorEvent, ProtocolError, parse_json_object
+from services.common.protocols.tts import EndEvent, TtsRequest
+from services.tts.dependencies import TtsDep
 from services.tts.service import SynthesisError, TtsService
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def describe(exc: ValidationError) -> str:
 
 async def serve_one(ws: WebSocket, tts: TtsService, raw: str) -> None:
     try:
-        request = TtsRequest.model_validate(json.loads(raw))
+        request = TtsRequest.model_validate(parse_json_object(raw))
         pieces = tts.check_text(request.target_text)
         resolved = await tts.resolve(request.speaker_id, request.collection_id, request.language)
         frames = samples = 0
@@ -31,20 +32,19 @@ async def serve_one(ws: WebSocket, tts: TtsService, raw: str) -> None:
             await ws.send_bytes(frame)
             frames += 1
             samples += len(frame) // 2
-        await ws.send_json(end_event(resolved.speaker_id, frames, samples))
-    except json.JSONDecodeError:
-        await ws.send_json(error_event('messages must be JSON objects like {"target_text": "..."}'))
+        await ws.send_json(EndEvent.of(resolved.speaker_id, frames, samples).wire())
+    except ProtocolError as exc:
+        await ws.send_json(ErrorEvent(message=f'{exc}: send JSON objects like {{"target_text": "..."}}').wire())
     except ValidationError as exc:
-        await ws.send_json(error_event(describe(exc)))
+        await ws.send_json(ErrorEvent(message=describe(exc)).wire())
     except (SynthesisError, UnknownReference) as exc:
-        await ws.send_json(error_event(str(exc)))
+        await ws.send_json(ErrorEvent(message=str(exc)).wire())
     except ApiError as exc:  # engine not loaded, pool full, catalog unreachable (503)
-        await ws.send_json(error_event(exc.message))
+        await ws.send_json(ErrorEvent(message=exc.message).wire())
 
 
 @router.websocket("/ws/tts")
-async def tts_socket(ws: WebSocket) -> None:
-    tts: TtsService = ws.app.state.tts
+async def tts_socket(ws: WebSocket, tts: TtsDep) -> None:
     await ws.accept()
     try:
         while True:
@@ -52,7 +52,7 @@ async def tts_socket(ws: WebSocket) -> None:
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("text") is None:
-                await ws.send_json(error_event("send JSON text messages; binary frames are not accepted"))
+                await ws.send_json(ErrorEvent(message="send JSON text messages; binary frames are not accepted").wire())
                 continue
             await serve_one(ws, tts, message["text"])
     except TimeoutError:
