@@ -18,9 +18,18 @@ class AsrSettings(ServiceSettings):
     )
     asr_compute_type: str = Field("auto", description="CTranslate2 compute type; `auto`: float16 on CUDA, int8 on CPU.")
     asr_cpu_threads: int = Field(1, ge=0, description="Threads per decode on CPU (0: CTranslate2's default).")
-    asr_workers: int = Field(2, ge=1, le=64, description="Decodes that run in parallel on one model.")
+    asr_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="File requests worked on at once (decoding the upload, VAD, Whisper, diarization, "
+        "dialogues); also Whisper's CTranslate2 workers.",
+    )
     asr_queue_size: int = Field(
-        16, ge=0, description="Requests that may wait for a worker; past it the service answers 503."
+        16,
+        ge=0,
+        description="File requests that may wait beyond those; past it the service answers 503 "
+        "(before reading the upload).",
     )
     asr_beam_size: int = Field(5, ge=1, le=16, description="Beam size for decoding.")
     asr_min_duration_s: float = Field(0.25, ge=0, description="Shorter uploads are rejected (422).")
@@ -46,7 +55,9 @@ class AsrSettings(ServiceSettings):
     stream_max_connections: int = Field(
         64, ge=1, description="Concurrent streams per process; more are refused (code 1013)."
     )
-    asr_stream_workers: int = Field(2, ge=1, le=64, description="Parallel decodes for streams.")
+    asr_stream_workers: int = Field(
+        2, ge=1, le=64, description="Parallel decodes for streams, on threads of their own beside the files'."
+    )
     asr_stream_beam_size: int = Field(1, ge=1, le=16, description="Beam size for streamed turns.")
     asr_stream_context_pad_s: float = Field(
         3.0,
