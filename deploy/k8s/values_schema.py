@@ -120,121 +120,103 @@ def env_schema(fields: dict[str, FieldInfo]) -> dict:
 ANY_OBJECT = {"type": "object"}
 ANY_ARRAY = {"type": "array"}
 STRING_MAP = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+SCHEDULING = {"nodeSelector": STRING_MAP, "tolerations": ANY_ARRAY, "affinity": ANY_OBJECT}
+SERVICE_TYPE = {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}
+
+
+def closed(properties: dict, **extra: object) -> dict:
+    """An object schema with exactly `properties` (and `extra`, e.g. `required`, after them)."""
+    return {"type": "object", "properties": properties, **extra, "additionalProperties": False}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/definitions/{name}"}
 
 
 def definitions() -> dict:
     quantity = {"type": ["string", "number"]}
+    probe_fields = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold")
+    access_modes = ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
     return {
-        "image": {
-            "type": "object",
-            "properties": {
+        "image": closed(
+            {
                 "repository": {"type": "string", "minLength": 1},
                 "tag": {"type": ["string", "number"]},
                 "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]},
             },
-            "required": ["repository"],
-            "additionalProperties": False,
-        },
-        "resources": {
-            "type": "object",
-            "properties": {
+            required=["repository"],
+        ),
+        "resources": closed(
+            {
                 "requests": {"type": "object", "additionalProperties": quantity},
                 "limits": {"type": "object", "additionalProperties": quantity},
-            },
-            "additionalProperties": False,
-        },
-        "pdb": {
-            "type": "object",
-            "properties": {"enabled": {"type": "boolean"}, "minAvailable": {"type": ["integer", "string"]}},
-            "additionalProperties": False,
-        },
-        "probe": {
-            "type": "object",
-            "properties": {
-                k: {"type": "integer", "minimum": 0}
-                for k in (
-                    "initialDelaySeconds",
-                    "periodSeconds",
-                    "timeoutSeconds",
-                    "failureThreshold",
-                    "successThreshold",
-                )
-            },
-            "additionalProperties": False,
-        },
-        "probes": {
-            "type": "object",
-            "properties": {k: {"$ref": "#/definitions/probe"} for k in ("startup", "readiness", "liveness")},
-            "additionalProperties": False,
-        },
-        "persistence": {
-            "type": "object",
-            "properties": {
+            }
+        ),
+        "pdb": closed({"enabled": {"type": "boolean"}, "minAvailable": {"type": ["integer", "string"]}}),
+        "probe": closed({k: {"type": "integer", "minimum": 0} for k in probe_fields}),
+        "probes": closed({k: ref("probe") for k in ("startup", "readiness", "liveness")}),
+        "persistence": closed(
+            {
                 "enabled": {"type": "boolean"},
                 "existingClaim": {"type": "string"},
                 "storageClass": {"type": "string"},
-                "accessModes": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]},
-                },
+                "accessModes": {"type": "array", "minItems": 1, "items": {"enum": access_modes}},
                 "size": {"type": "string"},
                 "keep": {"type": "boolean"},
                 "annotations": STRING_MAP,
-            },
-            "additionalProperties": False,
-        },
-        "service": {
-            "type": "object",
-            "properties": {
-                "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
-                "annotations": STRING_MAP,
-            },
-            "additionalProperties": False,
-        },
-        "autoscaling": {
-            "type": "object",
-            "properties": {
+            }
+        ),
+        "service": closed({"type": SERVICE_TYPE, "annotations": STRING_MAP}),
+        "autoscaling": closed(
+            {
                 "enabled": {"type": "boolean"},
                 "minReplicas": {"type": "integer", "minimum": 1},
                 "maxReplicas": {"type": "integer", "minimum": 1},
                 "targetCPUUtilizationPercentage": {"type": "integer", "minimum": 1},
                 "behavior": ANY_OBJECT,
-            },
-            "additionalProperties": False,
-        },
-        "entryPoint": {
-            "type": "object",
-            "properties": {
+            }
+        ),
+        "entryPoint": closed(
+            {
                 "enabled": {"type": "boolean"},
                 "entryPoints": {"type": "array", "minItems": 1, "items": {"type": "string"}},
                 "host": {"type": "string"},
-            },
-            "additionalProperties": False,
-        },
-        "scheduling": {  # shared by the bundled PostgreSQL and Redis
-            "nodeSelector": STRING_MAP,
-            "tolerations": ANY_ARRAY,
-            "affinity": ANY_OBJECT,
-        },
+            }
+        ),
     }
 
 
-def service_schema(service: str, env: dict, names: list[str], secret: list[str], devices: list[str]) -> dict:
-    link = {
-        "type": "object",
-        "properties": {
+def link_schema() -> dict:
+    """One `links` entry: a setting set to another service's in-cluster URL."""
+    return closed(
+        {
             "service": {"enum": [*SERVICES, "llm"]},
             "scheme": {"enum": ["http", "https", "ws", "wss"]},
             "path": {"type": "string"},
         },
-        "required": ["service"],
-        "additionalProperties": False,
-    }
+        required=["service"],
+    )
+
+
+def gpu_schema(devices: list[str]) -> dict:
+    return closed(
+        {
+            "enabled": {"type": "boolean"},
+            "tagSuffix": {"type": "string"},
+            "count": {"type": "integer", "minimum": 1},
+            "deviceEnv": {"type": "array", "items": {"enum": devices}},
+            "nodeSelector": STRING_MAP,
+            "tolerations": ANY_ARRAY,
+        }
+    )
+
+
+def service_schema(service: str, env: dict, names: list[str], secret: list[str], devices: list[str]) -> dict:
+    links = {"propertyNames": {"enum": names}, "additionalProperties": link_schema()} if names else {"maxProperties": 0}
     properties = {
         "enabled": {"type": "boolean"},
         "replicas": {"type": "integer", "minimum": 0},
-        "image": {"$ref": "#/definitions/image"},
+        "image": ref("image"),
         "command": {"type": "array", "items": {"type": "string"}},
         "sharedSettings": {"type": "boolean"},
         "healthPath": {"type": "string", "pattern": "^/"},
@@ -243,7 +225,7 @@ def service_schema(service: str, env: dict, names: list[str], secret: list[str],
         "links": {
             "type": "object",
             "description": "Settings set to the in-cluster URL of another service of the release.",
-            **({"propertyNames": {"enum": names}, "additionalProperties": link} if names else {"maxProperties": 0}),
+            **links,
         },
         "secretEnv": {
             "type": "array",
@@ -251,55 +233,30 @@ def service_schema(service: str, env: dict, names: list[str], secret: list[str],
             **({"items": {"enum": secret}} if secret else {"maxItems": 0}),
         },
         "runtimeEnv": STRING_MAP,
-        "volumes": {
-            "type": "object",
-            "properties": {
-                "data": {"enum": ["", "voiceData", "catalogData"]},
-                "models": {"enum": ["", "models"]},
-            },
-            "additionalProperties": False,
-        },
-        "resources": {"$ref": "#/definitions/resources"},
-        "pdb": {"$ref": "#/definitions/pdb"},
+        "volumes": closed({"data": {"enum": ["", "voiceData", "catalogData"]}, "models": {"enum": ["", "models"]}}),
+        "resources": ref("resources"),
+        "pdb": ref("pdb"),
         "terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
         "strategy": ANY_OBJECT,
-        "service": {"$ref": "#/definitions/service"},
+        "service": ref("service"),
         "podAnnotations": STRING_MAP,
-        "nodeSelector": STRING_MAP,
-        "tolerations": ANY_ARRAY,
-        "affinity": ANY_OBJECT,
+        **SCHEDULING,
         "topologySpreadConstraints": ANY_ARRAY,
         "securityContext": ANY_OBJECT,
-        "probes": {"$ref": "#/definitions/probes"},
+        "probes": ref("probes"),
         "extraEnv": {"type": "array", "items": {"type": "object", "required": ["name"]}},
-        "autoscaling": {"$ref": "#/definitions/autoscaling"},
+        "autoscaling": ref("autoscaling"),
     }
     if service == "webrtc":
         properties["podUrlEnv"] = {"enum": ["REPLICA_URL"]}
     if devices:
-        properties["gpu"] = {
-            "type": "object",
-            "properties": {
-                "enabled": {"type": "boolean"},
-                "tagSuffix": {"type": "string"},
-                "count": {"type": "integer", "minimum": 1},
-                "deviceEnv": {"type": "array", "items": {"enum": devices}},
-                "nodeSelector": STRING_MAP,
-                "tolerations": ANY_ARRAY,
-            },
-            "additionalProperties": False,
-        }
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": ["enabled", "image", "resources"],
-        "additionalProperties": False,
-    }
+        properties["gpu"] = gpu_schema(devices)
+    return closed(properties, required=["enabled", "image", "resources"])
 
 
-def build() -> dict:
+def service_schemas() -> dict:
+    """Every service's values, its `env` from its settings class; the local LLM's from deploy/local_llm.py."""
     services = {}
-    common_fields = env_fields(ServiceSettings)
     for service in SERVICES:
         cls = settings_class(service)
         fields = env_fields(cls)
@@ -314,153 +271,126 @@ def build() -> dict:
         "additionalProperties": {"type": ["string", "number", "null"]},
     }
     services["llm"] = service_schema("llm", llm_env, [], [], [])
+    return services
 
-    gateway_link = services["asr"]["properties"]["links"]["additionalProperties"]
-    scheduling = definitions()["scheduling"]
+
+def secrets_schema() -> dict:
+    ice_server = {
+        "type": "object",
+        "properties": {"urls": {"type": ["string", "array"], "items": {"type": "string"}}},
+        "required": ["urls"],
+    }
+    return closed(
+        {
+            "existingSecret": {"type": "string"},
+            "databaseUrl": {"type": "string", "pattern": "^$|^postgres(ql)?(\\+[a-z0-9]+)?://"},
+            "redisUrl": {"type": "string", "pattern": "^$|^(redis|rediss|unix)://"},
+            "llmApiKey": {"type": "string"},
+            "hfToken": {"type": "string"},
+            "iceServers": {"type": "array", "items": ice_server},
+        }
+    )
+
+
+def gateway_schema() -> dict:
+    service = closed(
+        {
+            "type": SERVICE_TYPE,
+            "annotations": STRING_MAP,
+            "externalTrafficPolicy": {"enum": ["", "Cluster", "Local"]},
+            "loadBalancerSourceRanges": {"type": "array", "items": {"type": "string"}},
+        }
+    )
+    links = {
+        "type": "object",
+        "propertyNames": {"pattern": "^[A-Z][A-Z0-9_]*_URL$"},
+        "additionalProperties": link_schema(),
+    }
+    return closed(
+        {
+            "enabled": {"type": "boolean"},
+            "replicas": {"type": "integer", "minimum": 0},
+            "image": ref("image"),
+            "links": links,
+            "service": service,
+            "resources": ref("resources"),
+            "pdb": ref("pdb"),
+            "terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
+            "podAnnotations": STRING_MAP,
+            "topologySpreadConstraints": ANY_ARRAY,
+            **SCHEDULING,
+        }
+    )
+
+
+def ingress_route_schema() -> dict:
+    retry = {"type": "object", "properties": {"attempts": {"type": "integer", "minimum": 1}}, "required": ["attempts"]}
+    return closed(
+        {
+            "enabled": {"type": "boolean"},
+            "annotations": STRING_MAP,
+            "main": ref("entryPoint"),
+            "bridge": ref("entryPoint"),
+            "speech": ref("entryPoint"),
+            "tls": ANY_OBJECT,
+            "stickyCookie": ANY_OBJECT,
+            "retry": retry,
+        }
+    )
+
+
+def bundled_stores_schema() -> dict:
+    """The PostgreSQL and Redis the chart can run for a release that brings neither."""
+    auth = closed(
+        {
+            "username": {"type": "string", "minLength": 1},
+            "database": {"type": "string", "minLength": 1},
+            "password": {"type": "string"},
+        }
+    )
+    volume = closed(
+        {
+            "storageClass": {"type": "string"},
+            "accessModes": {"type": "array", "items": {"type": "string"}},
+            "size": {"type": "string"},
+        }
+    )
+    common = {"enabled": {"type": "boolean"}, "image": ref("image")}
+    return {
+        "postgresql": closed(
+            {**common, "auth": auth, "persistence": volume, "resources": ref("resources"), **SCHEDULING}
+        ),
+        "redis": closed({**common, "maxmemory": {"type": "string"}, "resources": ref("resources"), **SCHEDULING}),
+    }
+
+
+def build() -> dict:
+    service_account = closed({"create": {"type": "boolean"}, "name": {"type": "string"}, "annotations": STRING_MAP})
+    volumes = ("models", "voiceData", "catalogData")
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "voicefleet Helm chart values",
         "description": "Generated by deploy/k8s/values_schema.py from services/*/settings.py: do not edit by hand.",
         "type": "object",
-        "definitions": {k: v for k, v in definitions().items() if k != "scheduling"},
+        "definitions": definitions(),
         "properties": {
             "global": ANY_OBJECT,
             "nameOverride": {"type": "string"},
             "fullnameOverride": {"type": "string"},
             "imagePullSecrets": ANY_ARRAY,
-            "serviceAccount": {
-                "type": "object",
-                "properties": {
-                    "create": {"type": "boolean"},
-                    "name": {"type": "string"},
-                    "annotations": STRING_MAP,
-                },
-                "additionalProperties": False,
-            },
+            "serviceAccount": service_account,
             "podSecurityContext": ANY_OBJECT,
             "containerSecurityContext": ANY_OBJECT,
-            "commonEnv": env_schema(common_fields),
+            "commonEnv": env_schema(env_fields(ServiceSettings)),
             "runtimeEnv": STRING_MAP,
-            "probes": {"$ref": "#/definitions/probes"},
+            "probes": ref("probes"),
             "preStopSleepSeconds": {"type": "integer", "minimum": 0},
-            "secrets": {
-                "type": "object",
-                "properties": {
-                    "existingSecret": {"type": "string"},
-                    "databaseUrl": {"type": "string", "pattern": "^$|^postgres(ql)?(\\+[a-z0-9]+)?://"},
-                    "redisUrl": {"type": "string", "pattern": "^$|^(redis|rediss|unix)://"},
-                    "llmApiKey": {"type": "string"},
-                    "hfToken": {"type": "string"},
-                    "iceServers": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"urls": {"type": ["string", "array"], "items": {"type": "string"}}},
-                            "required": ["urls"],
-                        },
-                    },
-                },
-                "additionalProperties": False,
-            },
-            "persistence": {
-                "type": "object",
-                "properties": {
-                    k: {"$ref": "#/definitions/persistence"} for k in ("models", "voiceData", "catalogData")
-                },
-                "additionalProperties": False,
-            },
-            "services": {
-                "type": "object",
-                "properties": services,
-                "additionalProperties": False,
-            },
-            "gateway": {
-                "type": "object",
-                "properties": {
-                    "enabled": {"type": "boolean"},
-                    "replicas": {"type": "integer", "minimum": 0},
-                    "image": {"$ref": "#/definitions/image"},
-                    "links": {
-                        "type": "object",
-                        "propertyNames": {"pattern": "^[A-Z][A-Z0-9_]*_URL$"},
-                        "additionalProperties": gateway_link,
-                    },
-                    "service": {
-                        "type": "object",
-                        "properties": {
-                            "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
-                            "annotations": STRING_MAP,
-                            "externalTrafficPolicy": {"enum": ["", "Cluster", "Local"]},
-                            "loadBalancerSourceRanges": {"type": "array", "items": {"type": "string"}},
-                        },
-                        "additionalProperties": False,
-                    },
-                    "resources": {"$ref": "#/definitions/resources"},
-                    "pdb": {"$ref": "#/definitions/pdb"},
-                    "terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
-                    "podAnnotations": STRING_MAP,
-                    "topologySpreadConstraints": ANY_ARRAY,
-                    **scheduling,
-                },
-                "additionalProperties": False,
-            },
-            "ingressRoute": {
-                "type": "object",
-                "properties": {
-                    "enabled": {"type": "boolean"},
-                    "annotations": STRING_MAP,
-                    "main": {"$ref": "#/definitions/entryPoint"},
-                    "bridge": {"$ref": "#/definitions/entryPoint"},
-                    "speech": {"$ref": "#/definitions/entryPoint"},
-                    "tls": ANY_OBJECT,
-                    "stickyCookie": ANY_OBJECT,
-                    "retry": {
-                        "type": "object",
-                        "properties": {"attempts": {"type": "integer", "minimum": 1}},
-                        "required": ["attempts"],
-                    },
-                },
-                "additionalProperties": False,
-            },
-            "postgresql": {
-                "type": "object",
-                "properties": {
-                    "enabled": {"type": "boolean"},
-                    "image": {"$ref": "#/definitions/image"},
-                    "auth": {
-                        "type": "object",
-                        "properties": {
-                            "username": {"type": "string", "minLength": 1},
-                            "database": {"type": "string", "minLength": 1},
-                            "password": {"type": "string"},
-                        },
-                        "additionalProperties": False,
-                    },
-                    "persistence": {
-                        "type": "object",
-                        "properties": {
-                            "storageClass": {"type": "string"},
-                            "accessModes": {"type": "array", "items": {"type": "string"}},
-                            "size": {"type": "string"},
-                        },
-                        "additionalProperties": False,
-                    },
-                    "resources": {"$ref": "#/definitions/resources"},
-                    **scheduling,
-                },
-                "additionalProperties": False,
-            },
-            "redis": {
-                "type": "object",
-                "properties": {
-                    "enabled": {"type": "boolean"},
-                    "image": {"$ref": "#/definitions/image"},
-                    "maxmemory": {"type": "string"},
-                    "resources": {"$ref": "#/definitions/resources"},
-                    **scheduling,
-                },
-                "additionalProperties": False,
-            },
+            "secrets": secrets_schema(),
+            "persistence": closed({k: ref("persistence") for k in volumes}),
+            "services": closed(service_schemas()),
+            "gateway": gateway_schema(),
+            "ingressRoute": ingress_route_schema(),
+            **bundled_stores_schema(),
         },
         "additionalProperties": False,
     }
