@@ -1,5 +1,5 @@
 """Age and emotion models a user supplies: an ONNX audio classifier (built here with onnx.helper, as
-`optimum-cli export onnx --task audio-classification` lays one out) served by a voice service process,
+`optimum-cli export onnx --task audio-classification` lays one out) served by the voice service,
 its labels read from the model's config.json. No such model ships, so without one the property is absent."""
 
 import json
@@ -12,9 +12,7 @@ from onnx import TensorProto, helper
 
 from services.voice.profile.classifier import ClassifierError, OnnxClassifier
 from tests.conftest import DATA
-from tests.processes import service_process
-
-VOICE_PORT = 8292
+from tests.in_process import ServiceApp
 
 
 def loudness_classifier(directory: Path, labels: list[str] | None) -> Path:
@@ -59,15 +57,12 @@ def test_onnx_without_labels_or_with_the_wrong_count_is_refused(tmp_path: Path) 
         OnnxClassifier(loudness_classifier(tmp_path / "b", ["a", "b", "c"]), (), "cpu", 1)
 
 
-@pytest.mark.fleet
-def test_a_configured_model_adds_its_property(tmp_path: Path) -> None:
-    import httpx
-
+def test_a_configured_model_adds_its_property(service_app: ServiceApp, tmp_path: Path) -> None:
     emotion = loudness_classifier(tmp_path / "emotion", ["calm", "excited"])
     env = {"SSAP_EMOTION_MODEL": str(emotion), "SSAP_AGE_MODEL": str(tmp_path / "missing.onnx")}
-    with service_process("services.voice.main:app", VOICE_PORT, tmp_path / "data", **env) as url:
+    with service_app("voice", tmp_path / "data", **env) as client:
         files = {"file": ("lj.wav", (DATA / "asr/en_LJ050-0131.wav").read_bytes())}
-        body = httpx.post(f"{url}/voice/profile", files=files, timeout=60).json()
+        body = client.post("/voice/profile", files=files).json()
     assert set(body["properties"]) == {"gender", "emotion"}
     assert set(body["properties"]["emotion"]) == {"calm", "excited"}
     assert body["models"]["emotion"] == {"available": True, "model": str(emotion), "reason": None}
