@@ -1,6 +1,7 @@
-"""The asr service: a model that cannot load, the bounded queue, an idle stream and a diarizer that
-cannot load, with its app in process; and, as a process (an upload sent half-way needs a socket), the
-model's budget: busy answered before an upload is read, streams beside files."""
+"""The asr service: a model that cannot load, the bounded queue, an idle stream, a voice service that
+cannot be reached and a diarizer that cannot load, with its app in process; and, as a process (an
+upload sent half-way needs a socket), the model's budget: busy answered before an upload is read,
+streams beside files."""
 
 import asyncio
 import json
@@ -10,6 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import websockets
 from starlette.testclient import WebSocketTestSession
@@ -26,6 +28,8 @@ PORT = 8291
 JFK = ("jfk.flac", (DATA / "asr/en_jfk.flac").read_bytes())
 SHORT_CLIP = ("snt1.wav", (DATA / "asr/sb_spk1_snt1.wav").read_bytes())  # 2.9 s: a decode still outlasts six sends
 CLOSE_WAIT_S = 10
+RATE = 16_000
+DEAD_VOICE_URL = "http://127.0.0.1:8298"  # nothing listens there during the tests
 
 
 def asr_process(tmp_path: Path, **env: str) -> AbstractContextManager[str]:
@@ -163,14 +167,15 @@ async def test_with_the_file_thread_taken_an_upload_is_refused_unread_and_stream
             assert after.status_code == 200 and "country" in after.json()["text"]
 
 
-def close_of(ws: WebSocketTestSession) -> dict:
-    """The server's close message, skipping any event before it; TimeoutError after CLOSE_WAIT_S
-    without a message (the waiting thread is freed when the client closes)."""
+def until_closed(ws: WebSocketTestSession) -> tuple[list[dict], dict]:
+    """The events the server sends, then its close message; TimeoutError when nothing comes for
+    CLOSE_WAIT_S (the waiting thread is freed when the client closes)."""
     waiter = ThreadPoolExecutor(1)
+    events = []
     try:
         while (message := waiter.submit(ws.receive).result(CLOSE_WAIT_S))["type"] != "websocket.close":
-            pass
-        return message
+            events.append(json.loads(message["text"]))
+        return events, message
     finally:
         waiter.shutdown(wait=False)
 
@@ -180,8 +185,27 @@ def test_idle_stream_is_closed_cleanly(service_app: ServiceApp, tmp_path: Path) 
         service_app("asr", tmp_path, STREAM_IDLE_TIMEOUT_S="1") as client,
         client.websocket_connect("/ws/transcribe/vad") as ws,
     ):
-        closed = close_of(ws)
+        _, closed = until_closed(ws)
     assert (closed["code"], closed["reason"]) == (1001, "idle timeout")
+
+
+def test_an_unreachable_profiler_is_one_error_and_transcripts_go_on(service_app: ServiceApp, tmp_path: Path) -> None:
+    """VOICE_URL points nowhere: a stream that asked for profiles is told so once and keeps transcribing."""
+    silence = np.zeros(RATE, np.float32)
+    two_turns = np.concatenate([load("asr/sb_spk1_snt1.wav"), silence, load("asr/sb_spk2_snt1.wav"), silence])
+    with (
+        service_app("asr", tmp_path, VOICE_URL=DEAD_VOICE_URL) as client,
+        client.websocket_connect("/ws/transcribe/vad?ssap=true") as ws,
+    ):
+        for offset in range(0, two_turns.size, RATE // 10):  # 100 ms chunks, as fast as they go
+            ws.send_text(audio_message(two_turns[offset : offset + RATE // 10]))
+        ws.send_text(json.dumps({"type": "end"}))
+        events, _ = until_closed(ws)
+    finals = [e for e in events if e["type"] == "transcript" and e["is_final"]]
+    errors = [e for e in events if e["type"] == "error"]
+    assert len(finals) == 2, events
+    assert len(errors) == 1 and errors[0]["message"].startswith("voice profiling unavailable"), events
+    assert not [e for e in events if e["type"] == "ssap"], events
 
 
 def test_a_diarization_model_that_cannot_load_is_reported_and_transcribe_still_works(
