@@ -185,18 +185,24 @@ async def assert_refused(ws: websockets.ClientConnection) -> None:
     assert closed.value.rcvd.code == 1013
 
 
+async def assert_accepted(ws: websockets.ClientConnection) -> None:
+    """The limiter refuses after the handshake (an error event, then 1013): an accepted session is one that
+    answers its config with `ready`."""
+    await ws.send(json.dumps({"type": "config", "language": "en"}))
+    assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "ready"}
+    await ws.close()
+
+
 async def test_open_sessions_are_counted_across_replicas(fleet: Fleet) -> None:
     first, second = (url.replace("http://", "ws://") + "/ws/voice-chat" for url in urls(VOICECHAT_PORTS))
     held = await open_session(first, "203.0.113.20")
     try:
         await assert_refused(await open_session(second, "203.0.113.20"))
-        other_client = await open_session(second, "203.0.113.21")
-        await other_client.close()
+        await assert_accepted(await open_session(second, "203.0.113.21"))
     finally:
         await held.close()
     await asyncio.sleep(0.5)  # the first replica releases the slot as the session ends
-    again = await open_session(second, "203.0.113.20")
-    await again.close()
+    await assert_accepted(await open_session(second, "203.0.113.20"))
 
     # Through the gateway the client is the address Traefik saw, whatever the client claims.
     gateway_url = f"{fleet.ws_gateway}/ws/voice-chat"
