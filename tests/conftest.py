@@ -53,7 +53,7 @@ def tier_from_fixtures(item: pytest.Item) -> str:
     gives an app in process (tests/in_process.py's `service_app`, a test's own TestClient); else unit."""
     if "fleet" in getattr(item, "fixturenames", ()):
         return "fleet"
-    info = getattr(item, "_fixtureinfo", None)
+    info = getattr(item, "_fixtureinfo", None)  # the test's fixture definitions (pytest has no public accessor)
     fixtures = [fixture for defs in (info.name2fixturedefs.values() if info else ()) for fixture in defs]
     return "service" if any(gives_an_app_in_process(fixture) for fixture in fixtures) else "unit"
 
