@@ -1,4 +1,5 @@
-"""Voice-chat pieces without the fleet: reply parsing, the barge-in detector, the URL allowlist, the turn rate."""
+"""Voice-chat pieces without the fleet: reply parsing, the barge-in detector, the URL allowlist (in detail:
+test_voicechat_urls.py), the turn rate."""
 
 import numpy as np
 import pytest
@@ -61,9 +62,9 @@ def test_barge_in_needs_sustained_speech() -> None:
 
 def test_only_allowlisted_urls_pass() -> None:
     allowed = ["https://api.openai.com/v1", "ws://asr.internal:8124/ws/"]
-    assert check_url("https://api.openai.com/v1", "llm", allowed, ("https",))
-    assert check_url("https://API.openai.com/v1/", "llm", allowed, ("https",))
-    assert check_url("ws://asr.internal:8124/ws/transcribe/vad", "asr", allowed, ("ws",))
+    assert check_url("https://api.openai.com/v1", "llm", allowed, ("https",)).url == "https://api.openai.com/v1"
+    assert check_url("https://API.openai.com/v1/", "llm", allowed, ("https",)).url == "https://api.openai.com/v1/"
+    assert check_url("ws://asr.internal:8124/ws/transcribe/vad", "asr", allowed, ("ws",)).target.named
     for url, schemes in [
         ("https://api.openai.com.evil.io/v1", ("https",)),
         ("https://api.openai.com/v10", ("https",)),

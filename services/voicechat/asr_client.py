@@ -10,6 +10,9 @@ import websockets
 
 from services.common.protocols.base import ErrorEvent, ProtocolError, parse_event
 from services.common.protocols.transcribe import SERVER_EVENTS, SsapEvent, TranscriptEvent
+from services.voicechat.addresses import OutboundRefused
+from services.voicechat.outbound import open_websocket, with_url
+from services.voicechat.urls import Endpoint
 
 AsrEvent = TranscriptEvent | SsapEvent | ErrorEvent
 
@@ -25,19 +28,22 @@ class AsrClient:
     """One ASR stream per session. The ASR closes a stream that has been idle (a user who only types);
     the next audio then opens a new one, so the session never goes deaf."""
 
-    def __init__(self, url: str, silence_ms: int, language: str, ssap: bool) -> None:
+    def __init__(self, endpoint: Endpoint, silence_ms: int, language: str, ssap: bool) -> None:
         parameters: dict[str, object] = {"silence_ms": silence_ms, "language": language}
         if ssap:  # only when asked: an external ASR may not know the flag
             parameters["ssap"] = "true"
         query = urlencode(parameters)
-        self.url = f"{url}{'&' if urlsplit(url).query else '?'}{query}"
+        self.endpoint = with_url(endpoint, f"{endpoint.url}{'&' if urlsplit(endpoint.url).query else '?'}{query}")
         self._ws: websockets.ClientConnection | None = None
         self._open = asyncio.Event()  # set while a stream is open
         self._retry_at = 0.0  # after a failed connect, audio is dropped until then
 
     async def connect(self) -> None:
         try:
-            self._ws = await websockets.connect(self.url, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S)
+            self._ws = await open_websocket(self.endpoint, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S)
+        except OutboundRefused as exc:
+            self._retry_at = time.monotonic() + RECONNECT_BACKOFF_S
+            raise AsrError(f"asr_ws_url refused: {exc}") from exc
         except (OSError, websockets.WebSocketException, TimeoutError) as exc:
             self._retry_at = time.monotonic() + RECONNECT_BACKOFF_S
             raise AsrError(f"ASR is unreachable: {exc}") from exc

@@ -11,14 +11,14 @@ from services.voicechat.llm import Llm
 from services.voicechat.session import Session
 from services.voicechat.settings import VoicechatSettings
 from services.voicechat.tts_client import TtsClient
-from services.voicechat.urls import check_url
+from services.voicechat.urls import Endpoint, check_url
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    llm_base_url: str
-    tts_ws_url: str
-    asr_ws_url: str
+    llm_base_url: Endpoint
+    tts_ws_url: Endpoint
+    asr_ws_url: Endpoint
 
 
 class VoicechatService:
@@ -31,12 +31,13 @@ class VoicechatService:
         return self.sessions >= self.settings.max_sessions
 
     def endpoints(self, config: Config) -> Endpoints:
-        """The configured defaults, or the client's URLs where the allowlist admits them (UrlNotAllowed)."""
+        """The configured defaults, or the client's URLs where the allowlist admits them (UrlNotAllowed); a
+        client's URL is resolved and its addresses checked when it is connected to (services/voicechat/outbound.py)."""
         s = self.settings
 
-        def pick(value: str | None, default: str, kind: str, schemes: tuple[str, ...]) -> str:
+        def pick(value: str | None, default: str, kind: str, schemes: tuple[str, ...]) -> Endpoint:
             if value is None or value == default:
-                return default
+                return Endpoint(default)
             return check_url(value, kind, s.allowed_urls, schemes)
 
         return Endpoints(
@@ -48,13 +49,10 @@ class VoicechatService:
     def session(self, ws: WebSocket, config: Config, endpoints: Endpoints) -> Session:
         """A session with clients of its own; its LLM client is closed by `Session.run`'s caller."""
         s = self.settings
-        llm = Llm(
-            endpoints.llm_base_url,
-            config.llm_model or s.llm_model,
-            s.llm_api_key.get_secret_value(),
-            s.llm_timeout_s,
-            s.llm_max_tokens,
-        )
+        llm_endpoint = endpoints.llm_base_url
+        # The configured key goes to the configured LLM only; a client's own LLM URL gets none (llm.py).
+        api_key = s.llm_api_key.get_secret_value() if llm_endpoint.target is None else None
+        llm = Llm(llm_endpoint, config.llm_model or s.llm_model, api_key, s.llm_timeout_s, s.llm_max_tokens)
         asr = AsrClient(endpoints.asr_ws_url, s.agent_silence_ms, config.language, config.ssap)
         return Session(ws, s, config, llm, TtsClient(endpoints.tts_ws_url), asr)
 

@@ -1,12 +1,17 @@
 """Voice-chat settings (environment variables of the same name, upper-case)."""
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
 from services.voicechat.profile_prompt import check_template
+from services.voicechat.urls import ALL_SCHEMES, parse_url
 
 
 class VoicechatSettings(ServiceSettings):
+    # A refused value is not echoed at start: an ALLOWED_URLS entry or an LLM URL may hold credentials.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)  # merged with ServiceSettings'
+
     asr_ws_url: str = Field(
         "ws://127.0.0.1:8201/ws/transcribe/vad", description="Built-in ASR stream (the asr service)."
     )
@@ -21,8 +26,12 @@ class VoicechatSettings(ServiceSettings):
     allowed_urls: list[str] = Field(
         default_factory=list,
         description="URL prefixes a client may send as llm_base_url / tts_ws_url / asr_ws_url (JSON list, e.g. "
-        '`["https://api.openai.com/v1", "ws://asr.internal:8124/"]`). The configured defaults are always allowed; '
-        "anything else is refused with an error event.",
+        '`["https://api.openai.com/v1", "ws://asr.internal:8124/", "https://*.example.com/v1"]`). Compared after '
+        "normalising (scheme, host, port, whole path segments); `*.` matches any name under a domain. A client's "
+        "URL is resolved at each connection: loopback, private and link-local addresses only through an entry "
+        "naming the host exactly, cloud-metadata, multicast and unspecified ones only through an entry naming "
+        "that IP address; redirects are never followed and the LLM key is never sent to a client's URL. The "
+        "configured defaults are always allowed; anything else is refused with an error event.",
     )
     system_prompt: str = Field(
         "You are a helpful voice assistant. Answer briefly, in one or two short sentences.",
@@ -64,6 +73,13 @@ class VoicechatSettings(ServiceSettings):
     )
     barge_in_min_ms: int = Field(200, ge=50, description="Speech this long while the agent speaks interrupts it.")
     barge_in_volume: float = Field(0.02, ge=0, le=1, description="RMS a 20 ms frame needs to count as speech.")
+
+    @field_validator("allowed_urls")
+    @classmethod
+    def _entries_parse(cls, entries: list[str]) -> list[str]:
+        for number, entry in enumerate(entries, 1):  # by position: an entry is not echoed, it may hold a secret
+            parse_url(entry, f"ALLOWED_URLS entry {number}", ALL_SCHEMES, entry=True)
+        return entries
 
     @field_validator("language_prompt")
     @classmethod

@@ -7,6 +7,9 @@ import websockets
 
 from services.common.protocols.base import ErrorEvent, ProtocolError, parse_event
 from services.common.protocols.tts import SERVER_EVENTS, EndEvent, TtsRequest
+from services.voicechat.addresses import OutboundRefused
+from services.voicechat.outbound import open_websocket
+from services.voicechat.urls import Endpoint
 
 # A dropped connection's close handshake runs in the background and gives up after this long: the TTS may
 # still be writing the old request's frames, which nobody reads any more.
@@ -18,8 +21,8 @@ class TtsError(RuntimeError):
 
 
 class TtsClient:
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
         self._ws: websockets.ClientConnection | None = None
         self.last_speaker_id: str | None = None  # the speaker the TTS service resolved for the last request
         self._closing: set[asyncio.Task] = set()
@@ -27,11 +30,13 @@ class TtsClient:
     async def _connection(self) -> websockets.ClientConnection:
         if self._ws is None:
             try:
-                self._ws = await websockets.connect(
-                    self.url, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S, max_size=2**22
+                self._ws = await open_websocket(
+                    self.endpoint, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S, max_size=2**22
                 )
+            except OutboundRefused as exc:
+                raise TtsError(f"tts_ws_url refused: {exc}") from exc
             except (OSError, websockets.WebSocketException, TimeoutError) as exc:
-                raise TtsError(f"TTS is unreachable at {self.url}: {exc}") from exc
+                raise TtsError(f"TTS is unreachable at {self.endpoint.url}: {exc}") from exc
         return self._ws
 
     async def speak(
