@@ -59,6 +59,23 @@ async def test_two_utterances_separated_by_silence_give_two_finals(fleet: str) -
     assert "joy" in finals[1] and "living" in finals[1]
 
 
+async def test_audio_sent_faster_than_real_time_loses_no_turn(fleet: str) -> None:
+    """Eight turns sent at once: the stream stops reading while four finals wait (backpressure), and
+    every turn still gets its final, in order."""
+    one, two = clip("asr/sb_spk1_snt1.wav"), clip("asr/sb_spk2_snt2.wav")
+    audio = np.concatenate([part for _ in range(4) for part in (one, silence(1.0), two, silence(1.0))])
+    async with websockets.connect(URL) as ws:
+        received = Received()
+        reader = asyncio.create_task(receive_all(ws, received))
+        for offset in range(0, audio.size, RATE // 10):
+            await ws.send(audio_message(audio[offset : offset + RATE // 10]))
+        await ws.send(json.dumps({"type": "end"}))
+        await asyncio.wait_for(reader, 120)
+    finals = [normalize(f) for f in received.finals()]
+    assert len(finals) == 8, received.events
+    assert all("dog" in f for f in finals[0::2]) and all("joy" in f for f in finals[1::2]), finals
+
+
 async def test_noise_only_gives_no_text(fleet: str) -> None:
     received, _ = await stream(URL, clip("vad_eot/nonspeech_noise.wav")[: RATE * 6])
     assert received.of_type("transcript") == [], received.events

@@ -16,7 +16,7 @@ from services.asr.diarization.loader import load_diarizer
 from services.asr.models import load_asr_model, pick_device
 from services.asr.settings import AsrSettings
 from services.asr.short_context import TurnContext
-from services.asr.streaming.scheduler import STREAM_LANE, DecodeScheduler
+from services.asr.streaming.scheduler import STREAM_LANE, VAD_LANE, DecodeScheduler
 from services.asr.streaming.ssap import VoiceProfiles
 from services.asr.transcriber import Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
@@ -49,7 +49,8 @@ class AsrService:
         # Whisper runs `asr_workers` decodes at once (its CTranslate2 replicas); files and streams have
         # threads of their own, so a long file never holds a stream's final, whose calls interleave with
         # the file's window by window inside the model.
-        self.pool = Budget("asr", {FILE_LANE: settings.asr_workers, STREAM_LANE: settings.asr_stream_workers})
+        lanes = {FILE_LANE: settings.asr_workers, STREAM_LANE: settings.asr_stream_workers}
+        self.pool = Budget("asr", {**lanes, VAD_LANE: settings.asr_stream_workers})
         self.requests = self.pool.gate(
             settings.asr_workers + settings.asr_queue_size,
             f"asr is at capacity ({settings.asr_workers + settings.asr_queue_size} requests); retry shortly",

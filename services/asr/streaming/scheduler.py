@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from enum import IntEnum
+from typing import TypeVar
 
 import numpy as np
 from prometheus_client import Counter, Histogram
@@ -17,8 +18,11 @@ from services.asr.transcriber import UtteranceText
 from services.common.workers import Budget, Job, JobKind
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STREAM_LANE = "streams"
+VAD_LANE = "stream_vad"  # Silero on each chunk (~1 ms): never queued behind a decode
+VAD_WORK = JobKind("vad", VAD_LANE)
 STREAM_DECODES = Counter("asr_stream_decodes_total", "Stream decodes run", ["kind"])
 STREAM_SKIPPED = Counter("asr_stream_decodes_skipped_total", "Stream decodes dropped as stale", ["kind"])
 STREAM_WAIT = Histogram(
@@ -72,10 +76,16 @@ class DecodeScheduler:
 
     def start(self) -> None:
         self._budget.open_lane(STREAM_LANE)
+        self._budget.open_lane(VAD_LANE)
 
     async def stop(self) -> None:
         """Drop the queued decodes and refuse new ones: the streams are closing."""
         self._budget.close_lane(STREAM_LANE)
+        self._budget.close_lane(VAD_LANE)
+
+    async def vad(self, process: Callable[[np.ndarray], T], samples: np.ndarray) -> T:
+        """A stream's VAD on a chunk, on the budget's VAD lane."""
+        return await self._budget.run(VAD_WORK, process, samples)
 
     def submit(
         self, audio: np.ndarray, language: str | None, priority: Priority, context: TurnContext | None = None

@@ -3,6 +3,7 @@ on the shared scheduler, and a sender draining an outbox so events leave in orde
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from services.asr.streaming.ssap import TurnProfiler, VoiceProfiles
 from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector, TurnEnded, TurnSettings
 from services.asr.streaming.vad import StreamingVad
 from services.asr.transcriber import UtteranceText
-from services.common.errors import InvalidInput
+from services.common.errors import ApiError, InvalidInput
 from services.common.protocols.base import ASR_SAMPLE_RATE, ErrorEvent, ProtocolError, WireEvent
 from services.common.protocols.transcribe import (
     AudioChunk,
@@ -33,6 +34,7 @@ CONTEXT_GAP_S = 3.0  # a turn that starts this soon after the previous one is de
 CONTEXT_CHARS = 200  # the end of its text as Whisper's prompt,
 SHORT_TURN_S = 1.5  # and, for a turn shorter than this,
 LEAD_AUDIO_S = 2.0  # this much of the end of its audio in front of the turn
+MAX_PENDING_FINALS = 4  # a stream with this many finals not yet sent reads no more audio until one is out
 
 
 @dataclass
@@ -69,6 +71,7 @@ class StreamSession:
         self._preview: DecodeJob | None = None  # the latest partial or early final of this turn
         self._early: _EarlyFinal | None = None
         self._finals: asyncio.Task[None] | None = None  # chain: finals are sent in turn order
+        self._pending_finals: deque[asyncio.Task[None]] = deque()  # the chain's links not yet done
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_partial = ""
         self._turn_texts: dict[int, tuple[str, bool]] = {}  # recent turns' latest text, and whether it is final
@@ -145,8 +148,9 @@ class StreamSession:
                 )
             )
             return
+        await self._backpressure()
         samples = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
-        windows, probs = await asyncio.to_thread(self.vad.process, samples)
+        windows, probs = await self.scheduler.vad(self.vad.process, samples)
         for event in self.detector.feed(windows, probs):
             if isinstance(event, PartialDue):
                 self._on_partial_due(event)
@@ -206,6 +210,14 @@ class StreamSession:
             )
         previous = self._finals
         self._finals = asyncio.create_task(self._deliver_final(event.turn, job, previous), name="stream-final")
+        self._pending_finals.append(self._finals)
+        self._finals.add_done_callback(self._pending_finals.remove)
+
+    async def _backpressure(self) -> None:
+        """A client that sends audio faster than its turns are decoded is slowed down, not cut off:
+        the socket is not read (TCP pushes back) until its oldest final is out. No audio is dropped."""
+        while len(self._pending_finals) >= MAX_PENDING_FINALS:
+            await asyncio.wait([self._pending_finals[0]])
 
     def _context(self, turn: int, audio: np.ndarray) -> TurnContext | None:
         """What came just before, when this turn follows the previous one closely: a pause inside a
@@ -255,6 +267,9 @@ class StreamSession:
         try:
             result = await job.future
         except asyncio.CancelledError:
+            return
+        except ApiError as exc:  # e.g. the model is being replaced, the service is shutting down
+            await self.send(ErrorEvent(message=f"transcription failed: {exc.message}", code=exc.code))
             return
         except Exception as exc:
             await self.send(ErrorEvent(message=f"transcription failed: {type(exc).__name__}"))
