@@ -29,7 +29,7 @@ CHART = ROOT / "deploy" / "k8s" / "voicefleet"
 SCHEMA_FILE = CHART / "values.schema.json"
 
 # Only ever read from the Secret (secretEnv); every SecretStr setting must be one of them.
-SECRET_ENV = ("DATABASE_URL", "REDIS_URL", "LLM_API_KEY", "ICE_SERVERS", "HF_TOKEN")
+SECRET_ENV = ("DATABASE_URL", "REDIS_URL", "LLM_API_KEY", "ICE_SERVERS", "TURN_SECRET", "HF_TOKEN")
 # Set by the chart: the volumes' mount points, and webrtc's own address (the pod IP).
 CHART_ENV = ("DATA_DIR", "MODEL_CACHE_DIR", "REPLICA_URL")
 LOCAL_LLM = ROOT / "deploy" / "local_llm.py"
@@ -288,6 +288,7 @@ def secrets_schema() -> dict:
             "llmApiKey": {"type": "string"},
             "hfToken": {"type": "string"},
             "iceServers": {"type": "array", "items": ice_server},
+            "turnSecret": {"type": "string"},
         }
     )
 

@@ -14,6 +14,7 @@ from services.webrtc.peer import Peer
 from services.webrtc.registry import PeerDirectory, PeerRegistry
 from services.webrtc.settings import WebrtcSettings
 from services.webrtc.signalling import Answer, IceRequest, Offer, check_offer_sdp, ice_candidate, rtc_ice_servers
+from services.webrtc.turn import turn_server
 from services.webrtc.voice_config import session_config
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,13 @@ class WebrtcService:
         await self.http.aclose()
 
     def ice_servers(self) -> dict[str, object]:
-        return {"iceServers": self.settings.ice_servers, "bundlePolicy": "max-bundle", "rtcpMuxPolicy": "require"}
+        """The configuration handed to pages: ICE_SERVERS as they are, plus, with TURN_SECRET, a TURN entry
+        with a credential of its own that expires after TURN_TTL_S (services/webrtc/turn.py)."""
+        s = self.settings
+        servers = list(s.ice_servers)
+        if s.turn_secret is not None:
+            servers.append(turn_server(s.turn_secret.get_secret_value(), s.turn_urls, s.turn_ttl_s))
+        return {"iceServers": servers, "bundlePolicy": "max-bundle", "rtcpMuxPolicy": "require"}
 
     async def answer(self, offer: Offer) -> Answer:
         """A peer for `offer`, connected to its voice-chat session; the SDP answer."""

@@ -73,7 +73,7 @@ app.kubernetes.io/managed-by: {{ $root.Release.Service }}
 
 {{/* Settings that are secret: only ever read from the Secret (secretEnv), refused in any env map. */}}
 {{- define "voicefleet.secretEnvNames" -}}
-DATABASE_URL REDIS_URL LLM_API_KEY ICE_SERVERS HF_TOKEN POSTGRES_PASSWORD
+DATABASE_URL REDIS_URL LLM_API_KEY ICE_SERVERS TURN_SECRET HF_TOKEN POSTGRES_PASSWORD
 {{- end }}
 
 {{/* The in-cluster URL of a service of this release: (dict "root" $ "link" {service, scheme?, path?}) */}}
@@ -185,6 +185,9 @@ HF_TOKEN: {{ $s.hfToken | quote }}
 {{- end }}
 {{- if $s.iceServers }}
 ICE_SERVERS: {{ $s.iceServers | toJson | quote }}
+{{- end }}
+{{- if $s.turnSecret }}
+TURN_SECRET: {{ $s.turnSecret | quote }}
 {{- end }}
 {{- end }}
 
