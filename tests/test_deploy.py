@@ -112,15 +112,16 @@ def test_compose_runs_every_process_of_the_procfile_with_shared_state(compose: d
 def test_service_command_port_and_environment_agree(service: str, compose: dict) -> None:
     """Procfile, Dockerfile, compose and gateway name the same app and port, and compose sets only
     variables the service's settings class reads."""
-    app = re.search(r"uvicorn (services\.\w+\.main:app) .*--port \$\{(\w+)_PORT:-(\d+)\}", procfile()[service])
+    app = re.search(
+        r"uvicorn (services\.\w+\.main:app) .*--port \$\{(\w+)_PORT:-(\d+)\} --no-server-header(.*)$",
+        procfile()[service],
+    )
     assert app, procfile()[service]
-    module, port_variable, local_port = app.groups()
+    module, port_variable, local_port, options = app.groups()  # options: e.g. --ws-max-size, in both
     text = dockerfile(service)
     commands = re.findall(r"^CMD (.*)$", text, re.M)
-    assert commands and all(
-        json.loads(cmd) == ["uvicorn", module, "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]
-        for cmd in commands
-    )
+    expected = ["uvicorn", module, "--host", "0.0.0.0", "--port", "8000", "--no-server-header", *options.split()]
+    assert commands and all(json.loads(cmd) == expected for cmd in commands), (commands, expected)
     assert re.findall(r"^EXPOSE (\d+)$", text, re.M) == ["8000"] * len(commands)
     assert compose["services"]["gateway"]["environment"][f"{service.upper()}_URL"] == f"http://{service}:8000"
     gateway = (REPO / "gateway" / "dynamic.yml").read_text()

@@ -1,7 +1,9 @@
 """Hostile frames on every WebSocket endpoint, through the gateway: each one gets an `error` event and the
-socket stays open, then serves a valid request (issue 20's list: non-JSON, 5 MB frames, deep nesting,
-wrong types, bad base64, odd byte counts, path-like ids, unknown types, binary)."""
+socket stays open, then serves a valid request (issue 20's list: non-JSON, large frames, deep nesting,
+wrong types, bad base64, odd byte counts, path-like ids, unknown types, binary). A frame over 1 MiB is
+closed with 1009 (message too big) before it is read."""
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -17,7 +19,8 @@ from tests.streaming import audio_message
 
 pytestmark = pytest.mark.fleet
 
-FIVE_MB = 5 * 1024 * 1024
+MAX_FRAME = 1024 * 1024  # uvicorn's --ws-max-size in the Procfile and the Dockerfiles
+LARGE = 900 * 1024  # a large frame under the cap: an error event
 ODD_PCM = base64.b64encode(b"\x01\x02\x03").decode()
 COMMON_FRAMES = {
     "not JSON": "{this is not json",
@@ -31,7 +34,7 @@ AUDIO_FRAMES = {
     "bad base64": json.dumps({"audio_event": {"audio_base_64": "%%% not base64 %%%"}}),
     "an odd byte count": json.dumps({"audio_event": {"audio_base_64": ODD_PCM}}),
     "audio_event of the wrong type": json.dumps({"audio_event": "x"}),
-    "a 5 MB audio frame": json.dumps({"audio_event": {"audio_base_64": "A" * FIVE_MB}}),
+    "a 900 kB audio frame": json.dumps({"audio_event": {"audio_base_64": "A" * LARGE}}),
 }
 
 
@@ -73,7 +76,7 @@ async def test_transcribe_stream_answers_every_bad_frame_then_transcribes(fleet:
 async def test_tts_answers_every_bad_frame_then_speaks(fleet: str) -> None:
     frames = COMMON_FRAMES | {
         "target_text of the wrong type": json.dumps({"target_text": 5}),
-        "a 5 MB target_text": json.dumps({"target_text": "a" * FIVE_MB}),
+        "a 900 kB target_text": json.dumps({"target_text": "a" * LARGE}),
         "a path-like speaker_id": json.dumps({"target_text": "hi", "speaker_id": "../../etc/passwd"}),
         "a path-like collection_id": json.dumps({"target_text": "hi", "collection_id": "..%2f..%2fx"}),
         "an unknown language": json.dumps({"target_text": "hi", "language": "xx"}),
@@ -105,3 +108,18 @@ async def test_voice_chat_answers_every_bad_frame_then_replies(llm: ScriptedLlm)
             if event.get("type") == "agent_end":
                 break
     assert shown == "You said: Still there. Thanks."
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ws://127.0.0.1:8124/ws/transcribe/vad", "ws://127.0.0.1:8005/ws/tts", "ws://127.0.0.1:8124/ws/voice-chat"],
+)
+async def test_a_5_mb_frame_is_closed_as_too_big_and_the_endpoint_serves_the_next_client(fleet: str, url: str) -> None:
+    async with websockets.connect(url, max_size=2**23) as ws:
+        await ws.send(json.dumps({"type": "end", "pad": "x" * (5 * MAX_FRAME)}))
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+    assert ws.close_code == 1009
+    async with websockets.connect(url) as again:
+        await again.send("not json")
+        assert json.loads(await asyncio.wait_for(again.recv(), 10))["type"] == "error"

@@ -19,4 +19,4 @@ WORKDIR /home/app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-CMD ["uvicorn", "services.voicechat.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]
+CMD ["uvicorn", "services.voicechat.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-server-header", "--ws-max-size", "1048576"]
