@@ -36,6 +36,8 @@ def test_urls_are_normalised(url: str, normal: str) -> None:
         ("http://h/v1/%2e%2e/admin", "segments"),
         ("http://h/v1/%2E/admin", "segments"),
         ("http://h/v1//chat", "segments"),
+        ("http://h/v1/..;/admin", "segments"),  # Tomcat and Spring read `..;` as `..`
+        ("http://h/v1/%EF%BC%8E%EF%BC%8E/admin", "segments"),  # full-width dots, NFKC `..`
         ("http://h/v1%2fchat", "encoded-slash"),
         ("http://h/v1%5cchat", "encoded-slash"),
         ("http://h/v1%zz", "escape"),

@@ -4,14 +4,15 @@ A URL is normalised before it is compared, and the normal form is what is then u
 what is connected to: scheme, host (lower-case; IDNA for non-ASCII names), port (the scheme's default filled
 in), path (percent-decoded segments, re-encoded one way). Whatever could make the check and the connection
 disagree is refused rather than guessed at: user information (`http://allowed@evil`), fragments, `.` and `..`
-segments (also as `%2e`), empty segments, encoded slashes or backslashes, malformed percent escapes, spaces and
-control characters, and numeric host forms other than a dotted quad (`2130706433`, `0x7f.1`).
+segments (also as `%2e` or `..;`), empty segments, encoded slashes or backslashes, malformed percent escapes,
+spaces and control characters, and numeric host forms other than a dotted quad (`2130706433`, `0x7f.1`).
 
 An allowlist entry is such a URL whose path is a prefix (by whole segments: `/v1` admits `/v1/chat` but not
 `/v10`); its host is exact, or `*.example.com` for any name under example.com. Only an exact host counts as
 named by the operator, which decides the addresses it may reach (services/voicechat/addresses.py)."""
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import SplitResult, quote, unquote, urlsplit
@@ -165,12 +166,17 @@ def _path(path: str, kind: str) -> tuple[tuple[str, ...], bool]:
             segment = unquote(part, errors="strict")
         except UnicodeDecodeError:
             raise UrlNotAllowed(f"{kind} has a path that is not UTF-8") from None
-        if segment in ("", ".", ".."):
+        if _dot_or_empty(segment):
             raise UrlNotAllowed(f"{kind} must not have empty, `.` or `..` path segments (also encoded)")
         if any(ch < " " or ch == "\x7f" for ch in segment):
             raise UrlNotAllowed(f"{kind} has control characters in its path")
         segments.append(segment)
     return tuple(segments), trailing_slash
+
+
+def _dot_or_empty(segment: str) -> bool:
+    """Also `..;x` (servers that cut path parameters, e.g. Tomcat, read it as `..`) and full-width dots."""
+    return unicodedata.normalize("NFKC", segment.partition(";")[0]) in ("", ".", "..")
 
 
 def _is_ip(host: str) -> bool:
