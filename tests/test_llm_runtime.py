@@ -13,6 +13,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump (binutils) is not installed")
 
 
+@pytest.mark.slow  # disassembles the installed build (about 6 s): a check of the install, not of the code
 def test_installed_llama_cpp_has_no_amx_or_avx512() -> None:
     libraries = llama_libraries()
     assert any(lib.name.startswith("libggml-cpu") for lib in libraries), libraries
