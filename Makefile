@@ -61,8 +61,8 @@ test: install lint $(ANTISPOOF_EXPORT)
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check services tests bench deploy
-	$(BIN)/ruff format --check services tests bench deploy
+	$(BIN)/ruff check services tests bench deploy tools
+	$(BIN)/ruff format --check services tests bench deploy tools
 
 ## Unit and service tests that are not slow (no fleet, no service process): under two minutes.
 test-fast: install

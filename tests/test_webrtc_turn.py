@@ -35,9 +35,11 @@ def test_ice_servers_hand_out_fresh_expiring_turn_credentials(service_app: Servi
     env = {"TURN_SECRET": SECRET, "TURN_URLS": json.dumps(TURN_URLS), "TURN_TTL_S": "600", "LOG_LEVEL": "DEBUG"}
     with service_app("webrtc", tmp_path, ICE_SERVERS=json.dumps([STUN]), **env) as client:
         before = time.time()
-        first, second = (client.get("/ice-servers").json()["iceServers"] for _ in range(2))
+        answers = [client.get("/ice-servers") for _ in range(2)]
         after = time.time()
         readiness = client.get("/readyz").text
+    assert all(answer.headers["cache-control"] == "no-store" for answer in answers)  # each is its own credential
+    first, second = (answer.json()["iceServers"] for answer in answers)
     assert first[0] == STUN and second[0] == STUN  # static entries pass through
     turns = [first[1], second[1]]
     for turn in turns:

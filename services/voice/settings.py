@@ -57,7 +57,7 @@ class VoiceSettings(ServiceSettings):
     )
     antispoof_model: Path | None = Field(
         None,
-        description="AASIST ONNX file made by `make antispoof-model` (or `python -m services.voice.antispoof.export`)."
+        description="AASIST ONNX file made by `make antispoof-model` (or `python -m tools.antispoof.export`)."
         " Unset: /voice/anti-spoof answers 503.",
     )
     antispoof_device: Literal["auto", "cpu", "cuda"] = Field(

@@ -15,8 +15,9 @@ router = APIRouter(tags=["webrtc"])
 
 
 @router.get("/ice-servers", summary="The RTCPeerConnection configuration a client should use")
-async def ice_servers(webrtc: WebrtcDep) -> dict[str, object]:
-    return webrtc.ice_servers()
+async def ice_servers(webrtc: WebrtcDep) -> JSONResponse:
+    # With TURN_SECRET each answer holds a credential of its own: never cached.
+    return JSONResponse(webrtc.ice_servers(), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/offer", response_model=Answer, summary="Exchange an SDP offer for the server's answer")
