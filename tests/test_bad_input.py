@@ -36,3 +36,12 @@ async def test_openai_speech_with_control_characters_or_surrogates(fleet: str, t
     assert response.status_code == status, response.text
     if status == 200:
         assert response.headers["content-type"] == "audio/wav" and len(response.content) > 1000
+
+
+@pytest.mark.parametrize("voice", ["?x=1#", "../../etc/passwd", "%2e%2e/x"])
+async def test_openai_speech_with_a_url_like_voice_is_a_clear_4xx(fleet: str, voice: str) -> None:
+    """Once answered 503 `busy` (retryable): the id went unencoded into the catalog's URL."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        response = await client.post(SPEECH, json={"input": "hello", "voice": voice, "language": "en"})
+    assert 400 <= response.status_code < 500, response.text
+    assert "Retry-After" not in response.headers

@@ -155,3 +155,11 @@ def test_stored_reference_is_the_decoded_upload(service_app: ServiceApp, tmp_pat
     original = read_mono((DATA / relative).read_bytes())
     assert stored.size == original.size
     assert np.max(np.abs(stored - original)) < 2e-4  # 16-bit PCM of the same samples
+
+
+@pytest.mark.parametrize("offset", ["9223372036854775808", "-1", "abc"])
+def test_a_listing_offset_out_of_range_is_a_422_not_a_500(service_app: ServiceApp, tmp_path: Path, offset: str) -> None:
+    with service_app("voice", tmp_path) as client:
+        response = client.get("/voice/speakers", params={"offset": offset})
+    assert response.status_code == 422, response.text
+    assert response.json()["request_id"] != "-"

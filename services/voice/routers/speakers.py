@@ -88,7 +88,7 @@ async def verify_with_reference(
 async def list_speakers(
     voice: VoiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # past a 32-bit int the database refuses it
 ) -> SpeakerList:
     prints = await voice.store.list(limit, offset)
     return SpeakerList(speakers=[speaker_out(p) for p in prints], limit=limit, offset=offset)
