@@ -8,7 +8,7 @@ from urllib.parse import urlencode, urlsplit
 
 import websockets
 
-from services.common.protocols.base import ErrorEvent, ProtocolError, parse_event
+from services.common.protocols.base import ErrorEvent, event_or_error
 from services.common.protocols.transcribe import SERVER_EVENTS, SsapEvent, TranscriptEvent
 from services.voicechat.addresses import OutboundRefused
 from services.voicechat.outbound import open_websocket, with_url
@@ -69,7 +69,10 @@ class AsrClient:
             ws = self._ws
             try:
                 async for message in ws:
-                    if isinstance(message, str) and (event := _parsed(message)) is not None:
+                    if (
+                        isinstance(message, str)
+                        and (event := event_or_error(SERVER_EVENTS, message, "ASR")) is not None
+                    ):
                         yield event
             except websockets.WebSocketException as exc:
                 yield ErrorEvent(message=f"ASR connection lost ({exc}); reconnecting on the next audio")
@@ -86,10 +89,3 @@ class AsrClient:
         self._open.clear()
         if ws is not None:
             await ws.close()
-
-
-def _parsed(message: str) -> AsrEvent | None:
-    try:
-        return parse_event(SERVER_EVENTS, message)
-    except ProtocolError as exc:
-        return ErrorEvent(message=f"the ASR sent a bad event: {exc}")

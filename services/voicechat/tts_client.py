@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 
 import websockets
 
-from services.common.protocols.base import ErrorEvent, ProtocolError, parse_event
+from services.common.protocols.base import ErrorEvent, event_or_error
 from services.common.protocols.tts import SERVER_EVENTS, EndEvent, TtsRequest
 from services.voicechat.addresses import OutboundRefused
 from services.voicechat.outbound import open_websocket
@@ -54,7 +54,7 @@ class TtsClient:
                 if isinstance(message, bytes):
                     yield message
                     continue
-                event = _parsed(message)
+                event = event_or_error(SERVER_EVENTS, message, "TTS")
                 if isinstance(event, EndEvent):
                     self.last_speaker_id = event.speaker_id
                     return
@@ -79,10 +79,3 @@ class TtsClient:
         await self.reset()
         if self._closing:
             await asyncio.wait(self._closing, timeout=CLOSE_TIMEOUT_S + 1)
-
-
-def _parsed(message: str) -> EndEvent | ErrorEvent | None:
-    try:
-        return parse_event(SERVER_EVENTS, message)
-    except ProtocolError as exc:
-        return ErrorEvent(message=f"the TTS sent a bad event: {exc}")

@@ -100,3 +100,11 @@ def parse_event(adapter: TypeAdapter[E], text: str) -> E | None:
         if any(error["type"] == "union_tag_invalid" for error in exc.errors()):
             return None
         raise ProtocolError(validation_message(exc, f"bad {raw.get('type')!r} event")) from None
+
+
+def event_or_error(adapter: TypeAdapter[E], text: str, sender: str) -> E | ErrorEvent | None:
+    """`parse_event` for a client that reports a malformed event from `sender` instead of raising."""
+    try:
+        return parse_event(adapter, text)
+    except ProtocolError as exc:
+        return ErrorEvent(message=f"the {sender} sent a bad event: {exc}")

@@ -4,7 +4,7 @@ binary 24 kHz int16 PCM audio out."""
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from services.common.languages import DEFAULT_LANGUAGE, Language
 from services.common.protocols.base import (
@@ -17,7 +17,7 @@ from services.common.protocols.base import (
     plain_text,
     validation_message,
 )
-from services.common.protocols.transcribe import SsapEvent, TranscriptEvent
+from services.common.protocols.transcribe import AudioPayload, SsapEvent, TranscriptEvent
 
 MAX_AUDIO_CHUNK_BYTES = 32_000 * 2  # 2 s of 16 kHz int16 per message
 MAX_TEXT_INPUT_CHARS = 4000
@@ -62,12 +62,6 @@ class Audio:
 ClientMessage = Audio | TextInput | End
 
 
-class _AudioPayload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    audio_base_64: str
-
-
 def parse_config(text: str) -> Config:
     raw = parse_json_object(text)
     if raw.get("type") != "config":
@@ -93,7 +87,7 @@ def parse_client_message(text: str) -> ClientMessage:
             raise ProtocolError(f"text_input: {exc}") from None
     if isinstance(raw.get("audio_event"), dict):
         try:
-            payload = _AudioPayload.model_validate(raw["audio_event"])
+            payload = AudioPayload.model_validate(raw["audio_event"])
         except ValidationError:
             raise ProtocolError("audio_event needs a string `audio_base_64`") from None
         pcm = decode_pcm(payload.audio_base_64)
