@@ -27,6 +27,7 @@ def build_app() -> FastAPI:
 
     return create_app(
         service="asr",
+        scope="asr",
         settings=settings,
         routers=[transcribe.router, diarize.router, openai.router, stream.router],
         readiness=asr.status,

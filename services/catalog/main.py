@@ -39,6 +39,7 @@ def build_app() -> FastAPI:
 
     return create_app(
         service="catalog",
+        scope="catalog",
         settings=settings,
         routers=[speakers.router, speakers.internal, collections.router, collections.internal],
         readiness=lambda: (state["ready"], {"database": engine.dialect.name}),

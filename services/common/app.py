@@ -7,6 +7,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common.auth import AuthMiddleware, KeyVerifier
+from services.common.auth_client import HttpKeyVerifier
 from services.common.errors import install_error_handlers
 from services.common.limits import ClientLimits, ClientLimitsMiddleware
 from services.common.logging import configure_logging
@@ -25,35 +27,45 @@ async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
 def create_app(
     *,
     service: str,
+    scope: str,
     settings: ServiceSettings,
     routers: list[APIRouter],
     readiness: ReadinessCheck,
     lifespan: Lifespan = _no_lifespan,
     description: str = "",
+    verifier: KeyVerifier | None = None,
 ) -> FastAPI:
-    """Build a service app with `/healthz`, `/readyz`, `/metrics`, request ids and typed errors.
+    """Build a service app with `/healthz`, `/readyz`, `/metrics`, request ids, typed errors and API keys.
 
-    `readiness` reports whether the service's models are loaded (and details for `/readyz`).
+    `readiness` reports whether the service's models are loaded (and details for `/readyz`). `scope` is the
+    API-key scope the service's routes need (services.common.auth.SCOPES); keys are checked by `verifier`,
+    by default over HTTP at AUTH_VERIFY_URL (the catalog passes its own, in process).
     """
     configure_logging(service, settings.log_level, settings.log_json, settings.log_health_probes)
     limits = None
     if settings.rate_limit_per_minute or settings.max_client_sessions:
         limits = ClientLimits(service, settings.rate_limit_per_minute, settings.max_client_sessions, settings.redis_url)
+    if verifier is None and settings.auth_required:
+        verifier = HttpKeyVerifier.connect(settings.auth_verify_url, settings.auth_cache_s)
 
     @asynccontextmanager
-    async def lifespan_then_close_limits(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan_then_close_clients(app: FastAPI) -> AsyncIterator[None]:
         async with lifespan(app):
             yield
         if limits is not None:
             await limits.counters.close()
+        if verifier is not None:
+            await verifier.close()
 
     app = FastAPI(
         title=f"voicefleet {service}",
         description=description,
-        lifespan=lifespan_then_close_limits,
+        lifespan=lifespan_then_close_clients,
         max_body_size=settings.max_upload_mb * 1024 * 1024,
     )
     app.state.settings = settings
+    # Outermost last: request id, metrics, per-client limits (before any key is checked), API keys.
+    app.add_middleware(AuthMiddleware, service_scope=scope, settings=settings, verifier=verifier)
     if limits is not None:
         app.add_middleware(ClientLimitsMiddleware, limits=limits)
     app.add_middleware(MetricsMiddleware)

@@ -35,6 +35,21 @@ class NotFound(ApiError):
     status_code, code = 404, "not_found"
 
 
+class Unauthorized(ApiError):
+    """No API key, or one that is not valid (unknown, revoked, malformed)."""
+
+    status_code, code = 401, "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    """A valid key that may not do this (a scope it lacks, another user's data)."""
+
+    status_code, code = 403, "forbidden"
+
+
 class PayloadTooLarge(ApiError):
     status_code, code = 413, "payload_too_large"
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,4 +44,27 @@ class ServiceSettings(BaseSettings):
         ge=0,
         description="WebSocket sessions one client may hold open at once on this service, across replicas "
         "when REDIS_URL is set; more are refused (error event, close code 1013). 0: no limit.",
+    )
+    auth_required: bool = Field(
+        False,
+        description="Every request needs an API key (Authorization: Bearer, ?api_key= or the voicefleet.key.<key> "
+        "WebSocket subprotocol): 401 without a valid one, 403 outside its scopes (docs/SECURITY.md). false (the "
+        "`make run` default): no key is needed and keys are ignored. Set the same on every service.",
+    )
+    service_token: SecretStr | None = Field(
+        None,
+        description="Shared secret of the fleet's own services: a call carrying it in X-Service-Token acts for the "
+        "caller's key without that service's scope check (voice chat calling asr and tts for a chat-only key). "
+        "Set the same on every service; unset: every call needs the callee's scope.",
+    )
+    auth_verify_url: str = Field(
+        "http://127.0.0.1:8206/internal/auth/verify",
+        description="The catalog's key check, which every other service asks (the catalog checks in process).",
+    )
+    auth_cache_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How long a service reuses the catalog's answer for a key: a revoked key is refused at most "
+        "this long after its revocation. 0: ask for every request.",
     )

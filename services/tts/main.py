@@ -25,6 +25,7 @@ def build_app() -> FastAPI:
 
     return create_app(
         service="tts",
+        scope="tts",
         settings=settings,
         routers=[ws.router, openai.router],
         readiness=tts.status,

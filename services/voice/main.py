@@ -24,6 +24,7 @@ def build_app() -> FastAPI:
 
     return create_app(
         service="voice",
+        scope="voice",
         settings=settings,
         routers=[speakers.router, antispoof.router, profile.router],
         readiness=voice.status,

@@ -13,6 +13,7 @@ def build_app() -> FastAPI:
     voicechat = VoicechatService(settings)
     app = create_app(
         service="voicechat",
+        scope="chat",
         settings=settings,
         routers=[ws.router],
         readiness=voicechat.status,

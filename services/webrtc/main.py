@@ -27,6 +27,7 @@ def build_app() -> FastAPI:
 
     return create_app(
         service="webrtc",
+        scope="chat",
         settings=settings,
         routers=[signalling.router, demo.router],
         readiness=webrtc.status,
