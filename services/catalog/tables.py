@@ -1,4 +1,4 @@
-"""Catalog tables: speakers, collections, and each collection's language → speaker map."""
+"""Catalog tables: speakers, collections, each collection's language → speaker map, and the fleet's API keys."""
 
 from datetime import datetime
 
@@ -50,3 +50,17 @@ class CollectionLangRow(Base):
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
     speaker_id: Mapped[str] = mapped_column(ForeignKey("speakers.id", ondelete="RESTRICT"))
     speaker: Mapped[SpeakerRow] = relationship(lazy="selectin")
+
+
+class ApiKeyRow(Base):
+    """An API key: its public id, owner, scopes and the SHA-256 of the whole key (never the key itself)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), index=True)
+    scopes: Mapped[str] = mapped_column(String(200))  # comma-separated, sorted
+    hash: Mapped[str] = mapped_column(String(64))  # hex SHA-256 of the key
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
