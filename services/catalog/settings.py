@@ -2,12 +2,17 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
+from services.common.auth import key_id
 from services.common.settings import ServiceSettings
 
 
 class CatalogSettings(ServiceSettings):
+    # A refused value is not echoed at start: ADMIN_API_KEY and DATABASE_URL hold credentials.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)  # merged with ServiceSettings'
+
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the catalog database, e.g. `postgresql://user@host/db` (asyncpg); "
@@ -24,6 +29,20 @@ class CatalogSettings(ServiceSettings):
     )
     reference_min_s: float = Field(2.0, gt=0, description="Shortest accepted reference recording.")
     reference_max_s: float = Field(30.0, gt=0, description="Longest accepted reference recording.")
+
+    admin_api_key: SecretStr | None = Field(
+        None,
+        description="An API key the catalog makes sure exists at start, for user `admin` with the admin scope "
+        "(the hash is stored; a key revoked later stays revoked). Form `vf_<12 of a-z0-9>_<43 of A-Za-z0-9_->`: "
+        "`make deploy-secrets` writes one into deploy/.env; the Helm chart generates one into its Secret.",
+    )
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def well_formed_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and key_id(value.get_secret_value()) is None:
+            raise ValueError("ADMIN_API_KEY must be vf_<12 lower-case letters or digits>_<43 of A-Za-z0-9_->")
+        return value
 
     @property
     def catalog_dir(self) -> Path:
