@@ -1,7 +1,9 @@
-"""Start the fleet from the Procfile for a benchmark, and find a service's process."""
+"""Start the fleet from the Procfile for a benchmark, wait for a port someone else holds, and find a service's
+process."""
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -53,3 +55,16 @@ def pid_listening_on(port: int) -> int:
         if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
             return conn.pid
     raise SystemExit(f"no process listens on :{port}")
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for_port(port: int, what: str) -> None:
+    """Another fleet (someone else's benchmark) holds the port: wait for it to go, never stop it."""
+    while listening(port):
+        print(f"something already listens on :{port} ({what}); retrying in 60 s", flush=True)
+        time.sleep(60)

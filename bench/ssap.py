@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.fleet import running_fleet
+from bench.realtime_stream import load_clips, one_stream, pct
 from bench.ssap_gender import DATA, REAL_CLIPS
-from bench.stream_latency import load_clips, one_stream, pct
 from services.common.audio import decode_audio, to_pcm16, wav_bytes
 from services.voice.profile.gender import Voice2Gender
 from services.voice.speech import speech_only
