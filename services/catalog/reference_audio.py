@@ -1,15 +1,25 @@
 """Reference recordings of voice-cloning speakers: decoded, checked, stored as 24 kHz mono WAV under a
 server-made name (`<speaker_id>.wav`; the client's file name never becomes a path) in the catalog's own
-directory, and read back for `GET /internal/speakers/{id}/reference-audio` (tts asks for them over HTTP)."""
+directory, and read back for `GET /internal/speakers/{id}/reference-audio` (tts asks for them over HTTP).
 
+Written durably before the row that names them commits, removed after the row's delete commits
+(services/common/durable.py); `reconcile_with_rows` runs at start and removes what a crash between the two
+steps left."""
+
+import asyncio
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.catalog.tables import SpeakerRow
 from services.common.audio import decode_audio, write_wav
+from services.common.durable import Reconciled, fsync_directory, reconcile, remove_durably
 from services.common.errors import InvalidInput, NotFound
 
 RATE = 24_000
@@ -49,6 +59,7 @@ class ReferenceRecordings:
         """Replace the speaker's recording with the staged one at once; returns its file name."""
         filename = staged.name.removesuffix(".staged.wav") + ".wav"
         os.replace(staged, self.directory / filename)
+        fsync_directory(self.directory)
         return filename
 
     def discard(self, staged: Path) -> None:
@@ -61,10 +72,22 @@ class ReferenceRecordings:
             raise NotFound(f"the reference recording {filename} is missing") from None
 
     def delete(self, filename: str) -> None:
-        self._path(filename).unlink(missing_ok=True)
+        remove_durably(self._path(filename))
+
+    def reconcile(self, named: Iterable[str]) -> Reconciled:
+        """Remove recordings no speaker names (and abandoned writes); report speakers whose file is missing."""
+        return reconcile(self.directory, named, ".wav")
 
     def _path(self, filename: str) -> Path:
         """`filename` comes from the database, where only `stage`/`commit` put names; checked all the same."""
         if Path(filename).name != filename or not filename.endswith(".wav"):
             raise NotFound(f"no reference recording {filename!r}")
         return self.directory / filename
+
+
+async def reconcile_with_rows(recordings: ReferenceRecordings, engine: AsyncEngine) -> Reconciled:
+    """`recordings.reconcile` against every speaker's `reference_audio` (read first, then the directory)."""
+    query = select(SpeakerRow.reference_audio).where(SpeakerRow.reference_audio.is_not(None))
+    async with engine.connect() as connection:
+        named = (await connection.scalars(query)).all()
+    return await asyncio.to_thread(recordings.reconcile, named)

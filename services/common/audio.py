@@ -3,13 +3,13 @@
 
 import io
 import logging
-import os
 import wave
 from pathlib import Path
 
 import av
 import numpy as np
 
+from services.common.durable import write_durably
 from services.common.errors import InvalidInput, PayloadTooLarge
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,5 @@ def wav_bytes(pcm: bytes, rate: int) -> bytes:
 
 
 def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
-    """Write `audio` as a mono 16-bit WAV at `path`, atomically (a partial file never has the name)."""
-    partial = path.with_name(f"{path.name}.partial")
-    partial.write_bytes(wav_bytes(to_pcm16(audio), rate))
-    os.replace(partial, path)
+    """Write `audio` as a mono 16-bit WAV at `path`, atomically and durably (services/common/durable.py)."""
+    write_durably(path, wav_bytes(to_pcm16(audio), rate))
