@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.catalog.dependencies import get_settings
 from services.catalog.key_store import ADMIN_USER, KeyStore
-from services.catalog.reference_audio import ReferenceRecordings
+from services.catalog.reference_audio import ReferenceRecordings, reconcile_with_rows
 from services.catalog.routers import collections, keys, speakers
 from services.catalog.service import CatalogService
 from services.catalog.store import CatalogStore
@@ -28,7 +28,7 @@ def build_app() -> FastAPI:
     recordings = ReferenceRecordings(settings.reference_audio_dir, settings.reference_min_s, settings.reference_max_s)
     catalog = CatalogService(store, recordings)
     key_store = KeyStore(session_factory(engine))
-    state = {"ready": False}
+    state = {"ready": False, "reference_audio_missing": 0}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +39,7 @@ def build_app() -> FastAPI:
             logger.info("ADMIN_API_KEY %s", "stored" if added else "already stored")
         added = await store.seed_builtin_speakers()
         logger.info("built-in speakers seeded (%d new)", added)
+        state["reference_audio_missing"] = len((await reconcile_with_rows(recordings, engine)).missing)  # rows kept
         state["ready"] = True
         yield
         await engine.dispose()
@@ -55,7 +56,10 @@ def build_app() -> FastAPI:
             keys.router,
             keys.internal,
         ],
-        readiness=lambda: (state["ready"], {"database": engine.dialect.name}),
+        readiness=lambda: (
+            state["ready"],
+            {"database": engine.dialect.name, "reference_audio_missing": state["reference_audio_missing"]},
+        ),
         lifespan=lifespan,
         description="TTS speakers and collections that route each language to a speaker; the fleet's API keys.",
         verifier=key_store,
