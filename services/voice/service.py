@@ -15,13 +15,15 @@ import numpy as np
 from fastapi import UploadFile
 
 from services.common.audio import decode_audio
+from services.common.auth import Identity
 from services.common.db import async_database_url, create_engine, migrate, session_factory
-from services.common.errors import ApiError, InvalidInput, NotFound
+from services.common.durable import Reconciled
+from services.common.errors import ApiError, Forbidden, InvalidInput, NotFound
 from services.common.models import ModelManager, NotConfigured
 from services.common.workers import Budget, JobKind, Place
 from services.voice.antispoof.quality import QualityLimits, quality_issues
 from services.voice.antispoof.runtime import OnnxAasist
-from services.voice.audio_store import SPEAKERS, VERIFICATIONS, AudioStore
+from services.voice.audio_store import SPEAKERS, VERIFICATIONS, AudioStore, reconcile_with_rows
 from services.voice.cohort import load_cohort
 from services.voice.embedding.base import SpeakerEncoder
 from services.voice.embedding.loader import load_encoder, pick_device
@@ -79,10 +81,12 @@ class VoiceService:
         )
         self.profiler = VoiceProfiler(settings)
         self._pruner: asyncio.Task | None = None
+        self.files_at_start = Reconciled()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         await migrate(self.engine, MIGRATIONS, "voice_alembic_version")
+        self.files_at_start = await reconcile_with_rows(self.files, self.engine)  # what a crash left
         threading.Thread(target=self._load_models, name="voice-model-loader", daemon=True).start()
         if self.settings.keep_verify_audio:
             self._pruner = asyncio.create_task(self._prune_forever())
@@ -126,6 +130,7 @@ class VoiceService:
             **self.verifier.status(),
             "antispoof": self.antispoof.status(),
             "profile": self.profiler.status(),
+            "reference_audio_missing": len(self.files_at_start.missing),  # logged at start; prints kept
         }
         if self.verifier.value is not None:
             details["cohort_size"] = self.verifier.value.asnorm.cohort.shape[0]
@@ -166,7 +171,8 @@ class VoiceService:
             raise InvalidInput(f"{len(uploads)} files in one request; the limit is {self.settings.voice_max_files}")
 
     # -- verification ------------------------------------------------------------------------
-    async def register(self, upload: UploadFile, name: str, description: str) -> VoicePrint:
+    async def register(self, upload: UploadFile, name: str, description: str, identity: Identity) -> VoicePrint:
+        """A new voice print, owned by the caller's user (`default` with keys off)."""
         verifier = self.verifier.get()
         with self.requests.acquire() as place:
             sample = await self._embed_upload(place, upload, self.settings.enroll_min_speech_s)
@@ -181,6 +187,7 @@ class VoiceService:
             path,
             sample.speech_seconds,
             datetime.now(UTC),
+            identity.owner(None),
         )
         try:
             await self.store.add(voice_print)
@@ -190,14 +197,23 @@ class VoiceService:
         logger.info("registered speaker %s (%.1f s of speech)", speaker_id, sample.speech_seconds)
         return voice_print
 
-    async def voice_print(self, speaker_id: str) -> VoicePrint:
+    async def voice_print(self, speaker_id: str, identity: Identity) -> VoicePrint:
+        """A print the caller may use: its own or a shared one (any, for admin keys and with keys off);
+        another user's is not found, so that ids cannot be probed."""
         found = await self.store.get(speaker_id)
-        if found is None:
+        owners = identity.visible_owners()
+        if found is None or not (owners is None or found.owner in owners or identity.is_admin):
             raise NotFound(f"no registered speaker {speaker_id}")
         return found
 
-    async def delete(self, speaker_id: str) -> None:
-        found = await self.voice_print(speaker_id)
+    async def voice_prints(self, identity: Identity, limit: int, offset: int) -> list[VoicePrint]:
+        """The caller's prints and the shared ones (everyone's with keys off)."""
+        return await self.store.list(identity.visible_owners(), limit, offset)
+
+    async def delete(self, speaker_id: str, identity: Identity) -> None:
+        found = await self.voice_print(speaker_id, identity)
+        if not identity.can_write(found.owner):
+            raise Forbidden(f"voice print {speaker_id} is shared; only an admin key may delete it")
         await self.store.delete(speaker_id)
         self.files.remove(found.reference_path)
         logger.info("deleted speaker %s", speaker_id)
@@ -212,10 +228,12 @@ class VoiceService:
         await self.store.replace_embedding(voice_print.id, embedding, verifier.encoder.model_id)
         return embedding
 
-    async def verify(self, speaker_id: str, uploads: list[UploadFile]) -> tuple[VoicePrint, list[VerifyResult]]:
+    async def verify(
+        self, speaker_id: str, uploads: list[UploadFile], identity: Identity
+    ) -> tuple[VoicePrint, list[VerifyResult]]:
         verifier = self.verifier.get()
         self._check_count(uploads)
-        voice_print = await self.voice_print(speaker_id)
+        voice_print = await self.voice_print(speaker_id, identity)
         with self.requests.acquire() as place:
             enrolled = await self._current_embedding(place, verifier, voice_print)
             return voice_print, await self._score_all(place, verifier, enrolled, uploads)
