@@ -46,6 +46,7 @@ class SpeakerOut(BaseModel):
     model_id: str
     speech_seconds: float
     created_at: datetime
+    user_id: str = Field(description="The owner: the API key's user that registered it; `default`: shared.")
 
 
 class SpeakerList(BaseModel):

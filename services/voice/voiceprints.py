@@ -1,4 +1,5 @@
-"""Voice prints in the database: the embedding, who it belongs to, and which model made it."""
+"""Voice prints in the database: the embedding, who it belongs to (`owner`: the API key's user that
+registered it; `default` for shared prints and with keys off), and which model made it."""
 
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class VoicePrintRow(Base):
     reference_path: Mapped[str] = mapped_column(String(100))
     speech_seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    owner: Mapped[str] = mapped_column(String(200), index=True, server_default="default")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class VoicePrint:
     reference_path: str
     speech_seconds: float
     created_at: datetime
+    owner: str
 
     @classmethod
     def from_row(cls, row: VoicePrintRow) -> "VoicePrint":
@@ -54,6 +57,7 @@ class VoicePrint:
             row.reference_path,
             row.speech_seconds,
             created,
+            row.owner,
         )
 
 
@@ -86,6 +90,7 @@ class VoicePrintStore:
                     reference_path=print_.reference_path,
                     speech_seconds=print_.speech_seconds,
                     created_at=print_.created_at,
+                    owner=print_.owner,
                 )
             )
 
@@ -94,8 +99,11 @@ class VoicePrintStore:
             row = await session.get(VoicePrintRow, speaker_id)
             return VoicePrint.from_row(row) if row else None
 
-    async def list(self, limit: int, offset: int) -> list[VoicePrint]:
+    async def list(self, owners: tuple[str, ...] | None, limit: int, offset: int) -> list[VoicePrint]:
+        """The prints of `owners` (None: everyone's), oldest first."""
         query = select(VoicePrintRow).order_by(VoicePrintRow.created_at, VoicePrintRow.id).limit(limit).offset(offset)
+        if owners is not None:
+            query = query.where(VoicePrintRow.owner.in_(owners))
         async with self._sessions() as session:
             return [VoicePrint.from_row(row) for row in (await session.scalars(query)).all()]
 
