@@ -85,7 +85,9 @@ class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    user_id: UserId
+    user_id: UserId | None = Field(
+        None, description='The owner ("default": shared); required without API keys, the key\'s user with them.'
+    )
     description: Description = ""
     langs: Langs = Field(default_factory=dict, description="Language code → speaker UUID (vi, en, fr, ja, ko, zh, ru).")
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+from services.catalog.access import Caller
 from services.catalog.reference_audio import Recording, ReferenceRecordings
 from services.catalog.schemas import (
     CollectionCreate,
@@ -28,13 +29,14 @@ class CatalogService:
         self.store = store
         self.recordings = recordings
 
-    async def speakers(self, user_id: str, language: str | None) -> SpeakerList:
+    async def speakers(self, caller: Caller, language: str | None) -> SpeakerList:
         if language is not None and language not in LANGUAGES:
             raise InvalidInput(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
-        return SpeakerList(speakers=[SpeakerOut.of(row) for row in await self.store.speakers(user_id, language)])
+        rows = await self.store.speakers(caller.user_id, language)
+        return SpeakerList(speakers=[SpeakerOut.of(row) for row in rows])
 
-    async def speaker(self, speaker_id: str) -> SpeakerOut:
-        return SpeakerOut.of(await self.store.speaker(speaker_id))
+    async def speaker(self, speaker_id: str, caller: Caller) -> SpeakerOut:
+        return SpeakerOut.of(await self.store.speaker(speaker_id, caller))
 
     async def add_cloning_speaker(
         self, name: str, language: str, user_id: str, reference_text: str, recording: bytes
@@ -65,10 +67,10 @@ class CatalogService:
         return SpeakerOut.of(row)
 
     async def replace_reference(
-        self, speaker_id: str, user_id: str, reference_text: str, recording: bytes
+        self, speaker_id: str, caller: Caller, reference_text: str, recording: bytes
     ) -> SpeakerOut:
-        """A new recording (and its transcript) for one of the user's cloning speakers; `updated_at` moves."""
-        row = await self.store.owned_speaker(speaker_id, user_id.strip())
+        """A new recording (and its transcript) for a cloning speaker the caller may change; `updated_at` moves."""
+        row = await self.store.owned_speaker(speaker_id, caller)
         if not row.reference_audio:
             raise InvalidInput(f"speaker {row.name!r} is not a voice-cloning speaker; it has no reference_audio")
         await asyncio.to_thread(self._store_recording, recording, row.id)
@@ -81,40 +83,31 @@ class CatalogService:
         finally:
             self.recordings.discard(staged)
 
-    async def delete_speaker(self, speaker_id: str, user_id: str) -> None:
-        row = await self.store.delete_speaker(speaker_id, user_id)
+    async def delete_speaker(self, speaker_id: str, caller: Caller) -> None:
+        row = await self.store.delete_speaker(speaker_id, caller)
         if row.reference_audio:
             await asyncio.to_thread(self.recordings.delete, row.reference_audio)
 
-    async def reference_recording(self, speaker_id: str) -> tuple[SpeakerOut, Recording]:
+    async def reference_recording(self, speaker_id: str, caller: Caller) -> tuple[SpeakerOut, Recording]:
         """The speaker's reference recording (404 for a speaker without one, such as every built-in)."""
-        row = await self.store.speaker(speaker_id)
+        row = await self.store.speaker(speaker_id, caller)
         if not row.reference_audio:
             raise NotFound(f"speaker {row.id} has no reference recording")
         return SpeakerOut.of(row), await asyncio.to_thread(self.recordings.read, row.reference_audio)
 
-    async def collections(self, user_id: str) -> CollectionList:
-        return CollectionList(collections=[CollectionOut.of(row) for row in await self.store.collections(user_id)])
+    async def collections(self, caller: Caller) -> CollectionList:
+        rows = await self.store.collections(caller.user_id)
+        return CollectionList(collections=[CollectionOut.of(row) for row in rows])
 
-    async def collection(self, collection_id: str, user_id: str) -> CollectionOut:
-        return CollectionOut.of(await self.store.collection(collection_id, user_id))
+    async def collection(self, collection_id: str, caller: Caller) -> CollectionOut:
+        return CollectionOut.of(await self.store.collection(collection_id, caller))
 
-    async def collection_for_fleet(self, collection_id: str) -> CollectionOut:
-        """Any collection by id: for tts and voice chat, where a collection id in a request is enough."""
-        return CollectionOut.of(await self.store.collection_by_id(collection_id))
+    async def create_collection(self, body: CollectionCreate, owner: str) -> CollectionOut:
+        return CollectionOut.of(await self.store.create(body.name, body.description, owner, body.langs))
 
-    async def create_collection(self, body: CollectionCreate) -> CollectionOut:
-        return CollectionOut.of(await self.store.create(body.name, body.description, body.user_id, body.langs))
-
-    async def update_collection(
-        self, collection_id: str, body: CollectionUpdate, query_user: str | None
-    ) -> CollectionOut:
-        """The caller is the body's `user_id`, else the query's, else `default`; the two may not differ."""
-        if query_user and body.user_id and query_user != body.user_id:
-            raise InvalidInput("user_id differs between the query and the body")
-        caller = body.user_id or query_user or "default"
+    async def update_collection(self, collection_id: str, body: CollectionUpdate, caller: Caller) -> CollectionOut:
         row = await self.store.update(collection_id, caller, body.name, body.description, body.langs)
         return CollectionOut.of(row)
 
-    async def delete_collection(self, collection_id: str, user_id: str) -> None:
-        await self.store.delete(collection_id, user_id)
+    async def delete_collection(self, collection_id: str, caller: Caller) -> None:
+        await self.store.delete(collection_id, caller)

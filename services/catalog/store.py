@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from services.catalog.access import Caller
 from services.catalog.builtin import BUILTIN_SPEAKERS, SHARED_USER
 from services.catalog.tables import CollectionLangRow, CollectionRow, SpeakerRow
 from services.common.errors import ApiError, InvalidInput, NotFound
@@ -66,10 +67,10 @@ class CatalogStore:
         async with self._sessions() as session:
             return list((await session.scalars(query)).all())
 
-    async def speaker(self, speaker_id: str) -> SpeakerRow:
+    async def speaker(self, speaker_id: str, caller: Caller) -> SpeakerRow:
         async with self._sessions() as session:
             row = await session.get(SpeakerRow, canonical_id(speaker_id, "speaker"))
-        if row is None:
+        if row is None or not caller.sees(row.user_id):
             raise NotFound(f"no speaker {speaker_id}")
         return row
 
@@ -78,10 +79,10 @@ class CatalogStore:
             session.add(row)
         return row
 
-    async def owned_speaker(self, speaker_id: str, user_id: str) -> SpeakerRow:
-        """A speaker the user may change: their own, not a built-in or shared one."""
+    async def owned_speaker(self, speaker_id: str, caller: Caller) -> SpeakerRow:
+        """A speaker the caller may change: not a built-in one, and their own (shared ones: admin keys)."""
         async with self._sessions() as session:
-            return await self._owned_speaker(session, speaker_id, user_id)
+            return await self._owned_speaker(session, speaker_id, caller)
 
     async def new_reference(self, speaker_id: str, reference_text: str) -> SpeakerRow:
         """Record that the speaker's reference recording was replaced (its transcript with it)."""
@@ -93,10 +94,10 @@ class CatalogStore:
             row.updated_at = datetime.now(UTC)
         return row
 
-    async def delete_speaker(self, speaker_id: str, user_id: str) -> SpeakerRow:
-        """Delete a user's own speaker; refused while a collection routes a language to it."""
+    async def delete_speaker(self, speaker_id: str, caller: Caller) -> SpeakerRow:
+        """Delete a speaker the caller may change; refused while a collection routes a language to it."""
         async with self._sessions.begin() as session:
-            row = await self._owned_speaker(session, speaker_id, user_id, "deleted")
+            row = await self._owned_speaker(session, speaker_id, caller, "deleted")
             users = await session.scalars(
                 select(CollectionRow.name).join(CollectionLangRow).where(CollectionLangRow.speaker_id == row.id)
             )
@@ -115,16 +116,9 @@ class CatalogStore:
         async with self._sessions() as session:
             return list((await session.scalars(query)).all())
 
-    async def collection(self, collection_id: str, user_id: str) -> CollectionRow:
+    async def collection(self, collection_id: str, caller: Caller) -> CollectionRow:
         async with self._sessions() as session:
-            row = await self._readable(session, collection_id, user_id)
-        return row
-
-    async def collection_by_id(self, collection_id: str) -> CollectionRow:
-        async with self._sessions() as session:
-            row = await session.get(CollectionRow, canonical_id(collection_id, "collection"))
-        if row is None:
-            raise NotFound(f"no collection {collection_id}")
+            row = await self._readable(session, collection_id, caller)
         return row
 
     async def create(self, name: str, description: str, user_id: str, langs: dict[str, str]) -> CollectionRow:
@@ -143,13 +137,18 @@ class CatalogStore:
             )
             row.langs = await self._lang_rows(session, langs, user_id)
             session.add(row)
-        return await self.collection(row.id, user_id)
+        return await self.collection(row.id, Caller(user_id, everyone=False))
 
     async def update(
-        self, collection_id: str, user_id: str, name: str | None, description: str | None, langs: dict[str, str] | None
+        self,
+        collection_id: str,
+        caller: Caller,
+        name: str | None,
+        description: str | None,
+        langs: dict[str, str] | None,
     ) -> CollectionRow:
         async with self._sessions.begin() as session:
-            row = await self._owned(session, collection_id, user_id)
+            row = await self._owned(session, collection_id, caller)
             if name is not None:
                 row.name = name
             if description is not None:
@@ -157,31 +156,31 @@ class CatalogStore:
             if langs is not None:
                 row.langs = await self._lang_rows(session, langs, row.user_id)
             row.updated_at = datetime.now(UTC)
-        return await self.collection(collection_id, user_id)
+        return await self.collection(collection_id, caller)
 
-    async def delete(self, collection_id: str, user_id: str) -> None:
+    async def delete(self, collection_id: str, caller: Caller) -> None:
         async with self._sessions.begin() as session:
-            await session.delete(await self._owned(session, collection_id, user_id))
+            await session.delete(await self._owned(session, collection_id, caller))
 
     async def _owned_speaker(
-        self, session: AsyncSession, speaker_id: str, user_id: str, change: str = "changed"
+        self, session: AsyncSession, speaker_id: str, caller: Caller, change: str = "changed"
     ) -> SpeakerRow:
         row = await session.get(SpeakerRow, canonical_id(speaker_id, "speaker"))
-        if row is None or row.user_id not in (SHARED_USER, user_id):
-            raise NotFound(f"no speaker {speaker_id} for user {user_id!r}")
-        if row.builtin or row.user_id != user_id:
-            raise Forbidden(f"speaker {row.name!r} is built in or shared; it cannot be {change} by {user_id!r}")
+        if row is None or not caller.sees(row.user_id):
+            raise NotFound(f"no speaker {speaker_id} for user {caller.user_id!r}")
+        if row.builtin or not caller.may_change(row.user_id):
+            raise Forbidden(f"speaker {row.name!r} is built in or shared; it cannot be {change} by {caller.user_id!r}")
         return row
 
-    async def _readable(self, session: AsyncSession, collection_id: str, user_id: str) -> CollectionRow:
+    async def _readable(self, session: AsyncSession, collection_id: str, caller: Caller) -> CollectionRow:
         row = await session.get(CollectionRow, canonical_id(collection_id, "collection"))
-        if row is None or row.user_id not in (SHARED_USER, user_id):
-            raise NotFound(f"no collection {collection_id} for user {user_id!r}")
+        if row is None or not caller.sees(row.user_id):
+            raise NotFound(f"no collection {collection_id} for user {caller.user_id!r}")
         return row
 
-    async def _owned(self, session: AsyncSession, collection_id: str, user_id: str) -> CollectionRow:
-        row = await self._readable(session, collection_id, user_id)
-        if row.user_id != user_id:
+    async def _owned(self, session: AsyncSession, collection_id: str, caller: Caller) -> CollectionRow:
+        row = await self._readable(session, collection_id, caller)
+        if not caller.may_change(row.user_id):
             raise Forbidden(f"collection {collection_id} belongs to {row.user_id!r}; only its owner may change it")
         return row
 

@@ -7,42 +7,58 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.responses import Response
 
+from services.catalog.access import creator, reader, writer
 from services.catalog.dependencies import CatalogDep
 from services.catalog.schemas import Deleted, SpeakerList, SpeakerOut
+from services.common.auth import IdentityDep
 from services.common.languages import Language
 
 router = APIRouter(prefix="/api", tags=["speakers"])
 internal = APIRouter(prefix="/internal", tags=["internal"])
 
-UserQuery = Annotated[str, Query(min_length=1, max_length=200, description="`default`: shared speakers only.")]
-UserForm = Annotated[str, Form(min_length=1, max_length=200, pattern=r"\S")]
+UserQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="The caller (`default`: shared speakers only). With API keys the key says who the caller "
+        "is, and this may only name its own user (or `default` for reading; any user: admin keys).",
+    ),
+]
+UserForm = Annotated[
+    str | None,
+    Form(min_length=1, max_length=200, pattern=r"\S", description="The owner; with API keys, the key's user."),
+]
 ReferenceText = Annotated[str, Form(min_length=1, max_length=1000, pattern=r"\S")]
 ReferenceUpload = Annotated[UploadFile, File(description="2-30 s of the voice to clone, any audio format.")]
 
 
 @router.get("/speakers", response_model=SpeakerList, summary="Shared speakers plus the user's own")
 async def list_speakers(
-    catalog: CatalogDep, user_id: UserQuery = "default", language: str | None = None
+    catalog: CatalogDep, identity: IdentityDep, user_id: UserQuery = None, language: str | None = None
 ) -> SpeakerList:
-    return await catalog.speakers(user_id, language)
+    return await catalog.speakers(reader(identity, user_id), language)
 
 
 @router.get("/speakers/{speaker_id}", response_model=SpeakerOut, summary="One speaker")
-async def get_speaker(catalog: CatalogDep, speaker_id: str) -> SpeakerOut:
-    return await catalog.speaker(speaker_id)
+async def get_speaker(catalog: CatalogDep, identity: IdentityDep, speaker_id: str) -> SpeakerOut:
+    """Another user's speaker is not found (with API keys; without, every speaker is found by its id)."""
+    return await catalog.speaker(speaker_id, reader(identity, None))
 
 
 @router.post("/speakers", response_model=SpeakerOut, summary="Add a voice-cloning (F5-TTS) speaker")
 async def create_speaker(
     catalog: CatalogDep,
+    identity: IdentityDep,
     name: Annotated[str, Form(min_length=1, max_length=200, pattern=r"\S")],
     language: Annotated[Language, Form()],
-    user_id: UserForm,
     reference_text: ReferenceText,
     reference_audio: ReferenceUpload,
+    user_id: UserForm = None,
 ) -> SpeakerOut:
+    owner = creator(identity, user_id.strip() if user_id else None)
     recording = await reference_audio.read()
-    return await catalog.add_cloning_speaker(name, language, user_id, reference_text, recording)
+    return await catalog.add_cloning_speaker(name, language, owner, reference_text, recording)
 
 
 @router.put(
@@ -52,18 +68,22 @@ async def create_speaker(
 )
 async def replace_reference_audio(
     catalog: CatalogDep,
+    identity: IdentityDep,
     speaker_id: str,
-    user_id: UserForm,
     reference_text: ReferenceText,
     reference_audio: ReferenceUpload,
+    user_id: UserForm = None,
 ) -> SpeakerOut:
+    caller = writer(identity, user_id.strip() if user_id else None)
     recording = await reference_audio.read()
-    return await catalog.replace_reference(speaker_id, user_id, reference_text, recording)
+    return await catalog.replace_reference(speaker_id, caller, reference_text, recording)
 
 
 @router.delete("/speakers/{speaker_id}", response_model=Deleted, summary="Delete one of the user's own speakers")
-async def delete_speaker(catalog: CatalogDep, speaker_id: str, user_id: UserQuery = "default") -> Deleted:
-    await catalog.delete_speaker(speaker_id, user_id)
+async def delete_speaker(
+    catalog: CatalogDep, identity: IdentityDep, speaker_id: str, user_id: UserQuery = None
+) -> Deleted:
+    await catalog.delete_speaker(speaker_id, writer(identity, user_id))
     return Deleted()
 
 
@@ -74,10 +94,14 @@ async def delete_speaker(catalog: CatalogDep, speaker_id: str, user_id: UserQuer
     responses={200: {"content": {"audio/wav": {}}}, 304: {"description": "Unchanged since `If-None-Match`."}},
 )
 async def reference_audio(
-    catalog: CatalogDep, speaker_id: str, if_none_match: Annotated[str | None, Header()] = None
+    catalog: CatalogDep,
+    identity: IdentityDep,
+    speaker_id: str,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """For the tts service, which keeps recordings in a cache and revalidates them with `If-None-Match`."""
-    speaker, recording = await catalog.reference_recording(speaker_id)
+    """For the tts service, which keeps recordings in a cache and revalidates them with `If-None-Match`; it
+    calls with its caller's key, and another user's speaker is not found."""
+    speaker, recording = await catalog.reference_recording(speaker_id, reader(identity, None))
     headers = {
         "ETag": recording.etag,
         "Last-Modified": format_datetime(speaker.updated_at, usegmt=True),
