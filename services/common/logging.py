@@ -1,18 +1,37 @@
-"""JSON logging with the request id of the current request on every record."""
+"""JSON logging with the request id of the current request on every record; API keys in query strings
+(`?api_key=`) never reach a log line."""
 
 import contextvars
 import logging
+import re
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 HEALTH_PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+QUERY_KEY = re.compile(r"([?&]api_key=)[^&#\s\"']*", re.IGNORECASE)
+
+
+def redact_query_keys(text: str) -> str:
+    return QUERY_KEY.sub(r"\1[redacted]", text) if "api_key" in text.lower() else text
 
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        return True
+
+
+class _QueryKeyFilter(logging.Filter):
+    """The auth middleware takes `api_key` out of the query string before uvicorn logs the request; this
+    catches a line written before that (a request refused by the per-client limits) or by anyone else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_query_keys(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_query_keys(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
@@ -32,6 +51,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True, heal
     health probes are dropped unless `health_probes`."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
+    handler.addFilter(_QueryKeyFilter())
     if json:
         handler.setFormatter(
             JsonFormatter(
