@@ -28,7 +28,7 @@ SCOPES = ("asr", "voice", "tts", "catalog", "chat", "admin")
 SERVICE_SCOPES = SCOPES[:-1]  # what `--scopes all` grants: every service, not administration
 SHARED_OWNER = "default"
 
-KEY_PATTERN = re.compile(r"vf_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
+KEY_PATTERN = re.compile(r"vf_([0-9a-z]{12})_[A-Za-z0-9_-]{43}")  # vf_<public id>_<256-bit secret>
 QUERY_KEY = "api_key"
 SUBPROTOCOL = "voicefleet"  # offered with `voicefleet.key.<key>`; the server answers with this one
 SUBPROTOCOL_KEY_PREFIX = "voicefleet.key."
