@@ -1,9 +1,15 @@
 """The speaker catalog over HTTP, for the services that pick a voice (tts, webrtc): typed speakers and
 collections, answers cached for a short while, speakers' reference recordings, and one error for "the
-catalog cannot be asked" (503 + Retry-After over HTTP, an `error` event on a WebSocket)."""
+catalog cannot be asked" (503 + Retry-After over HTTP, an `error` event on a WebSocket).
 
+Every lookup is made on behalf of a caller: `on_behalf` is `forward_headers(identity, settings)`, so that
+with API keys the catalog answers what that caller may see (another user's speaker is not found). Cached
+answers are kept per caller's key, never served to another one."""
+
+import hashlib
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -13,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.common.errors import ServiceBusy
 
+Headers = Mapping[str, str]
 CATALOG_TIMEOUT_S = 5.0
 MAX_CACHED_ANSWERS = 1024  # the oldest answer goes first past this (ids are the client's choice)
 
@@ -29,7 +36,7 @@ class UnknownReference(LookupError):
 
 
 class CatalogSpeaker(BaseModel):
-    """A speaker as `GET /api/speakers/{id}` returns it (fields the catalog adds later are ignored)."""
+    """A speaker as `GET /internal/speakers/{id}` returns it (fields the catalog adds later are ignored)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -95,31 +102,33 @@ class CatalogClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def speaker(self, speaker_id: str) -> CatalogSpeaker:
-        path = f"/api/speakers/{canonical_id(speaker_id, 'speaker_id')}"
-        body = await self._get_json(path)
+    async def speaker(self, speaker_id: str, on_behalf: Headers) -> CatalogSpeaker:
+        path = f"/internal/speakers/{canonical_id(speaker_id, 'speaker_id')}"
+        body = await self._get_json(path, on_behalf)
         if body is None:
             raise UnknownReference(f"unknown speaker_id {speaker_id}")
         return CatalogSpeaker.model_validate(body)
 
-    async def collection(self, collection_id: str) -> CatalogCollection:
+    async def collection(self, collection_id: str, on_behalf: Headers) -> CatalogCollection:
         path = f"/internal/collections/{canonical_id(collection_id, 'collection_id')}"
-        body = await self._get_json(path)
+        body = await self._get_json(path, on_behalf)
         if body is None:
             raise UnknownReference(f"unknown collection_id {collection_id}")
         return CatalogCollection.model_validate(body)
 
-    async def default_speaker(self, language: str) -> CatalogSpeaker:
-        body = await self._get_json("/api/speakers", {"language": language})
+    async def default_speaker(self, language: str, on_behalf: Headers) -> CatalogSpeaker:
+        body = await self._get_json("/internal/speakers", on_behalf, {"language": language})
         defaults = [s for s in body["speakers"] if s["default"]] if body else []
         if not defaults:
             raise UnknownReference(f"no default speaker for language {language}")
         return CatalogSpeaker.model_validate(defaults[0])
 
-    async def reference_recording(self, speaker_id: str, etag: str | None = None) -> ReferenceRecording | None:
+    async def reference_recording(
+        self, speaker_id: str, on_behalf: Headers, etag: str | None = None
+    ) -> ReferenceRecording | None:
         """The speaker's recording, or None when it still has `etag` (never cached here: the caller keeps it)."""
         path = f"/internal/speakers/{canonical_id(speaker_id, 'speaker_id')}/reference-audio"
-        response = await self._request(path, headers={"If-None-Match": etag} if etag else None)
+        response = await self._request(path, headers={**on_behalf, **({"If-None-Match": etag} if etag else {})})
         if response.status_code == 304 and etag:
             return None
         if response.status_code in (404, 422):
@@ -128,13 +137,15 @@ class CatalogClient:
             raise CatalogUnavailable(f"the speaker catalog answered {response.status_code}")
         return ReferenceRecording(response.content, response.headers.get("ETag", ""))
 
-    async def _get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
-        """The JSON body, or None for not found (404, or 422 for an id the catalog refuses); both cached."""
-        key = f"{path}?{sorted((params or {}).items())}"
+    async def _get_json(self, path: str, on_behalf: Headers, params: dict[str, str] | None = None) -> Any:
+        """The JSON body, or None for not found (404, or 422 for an id the catalog refuses); both cached, by
+        the caller's key too."""
+        caller = hashlib.sha256(on_behalf.get("Authorization", "").encode()).hexdigest()
+        key = f"{caller} {path}?{sorted((params or {}).items())}"
         cached = self._cache.get(key)
         if cached and time.monotonic() - cached[0] < self._cache_s:
             return cached[1]
-        response = await self._request(path, params=params)
+        response = await self._request(path, params=params, headers=on_behalf)
         if response.status_code in (404, 422):
             body = None
         elif response.status_code == 200:
@@ -152,7 +163,7 @@ class CatalogClient:
         self._cache[key] = (time.monotonic(), body)
 
     async def _request(
-        self, path: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+        self, path: str, params: dict[str, str] | None = None, headers: Headers | None = None
     ) -> httpx.Response:
         try:
             return await self._http.get(path, params=params, headers=headers)

@@ -3,7 +3,11 @@
 An entry is used as long as the speaker's `updated_at` (from the catalog's speaker answer) is the one it
 was fetched under; otherwise it is revalidated with `If-None-Match` (304: kept) or replaced. The cache holds
 at most `max_bytes` of recordings, the least recently used dropped first; a recording larger than that is
-used without being kept."""
+used without being kept.
+
+Entries are by speaker, not by caller: `wav` is only called with a speaker the catalog has just answered
+for this caller (`CatalogClient.speaker` on its behalf, cached per caller's key), so a recording is never
+used for a caller who may not see its speaker; a revalidation or fetch goes on that caller's behalf too."""
 
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -11,7 +15,7 @@ from datetime import datetime
 
 from prometheus_client import Counter, Gauge
 
-from services.common.catalog_client import CatalogClient, CatalogSpeaker
+from services.common.catalog_client import CatalogClient, CatalogSpeaker, Headers
 
 LOOKUPS = Counter(
     "tts_reference_audio_lookups_total",
@@ -35,14 +39,15 @@ class ReferenceAudioCache:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._bytes = 0
 
-    async def wav(self, speaker: CatalogSpeaker) -> bytes:
-        """The speaker's recording (24 kHz mono WAV); CatalogUnavailable when it has to be asked and cannot."""
+    async def wav(self, speaker: CatalogSpeaker, on_behalf: Headers) -> bytes:
+        """The recording (24 kHz mono WAV) of `speaker`, as the catalog answered it to the caller whose
+        headers are `on_behalf`; CatalogUnavailable when it has to be asked and cannot."""
         entry = self._entries.get(speaker.id)
         if entry is not None and entry.updated_at is not None and entry.updated_at == speaker.updated_at:
             self._entries.move_to_end(speaker.id)
             LOOKUPS.labels("hit").inc()
             return entry.wav
-        fetched = await self._catalog.reference_recording(speaker.id, entry.etag if entry else None)
+        fetched = await self._catalog.reference_recording(speaker.id, on_behalf, entry.etag if entry else None)
         if fetched is not None:
             LOOKUPS.labels("fetched").inc()
             entry = Entry(fetched.wav, fetched.etag, speaker.updated_at)

@@ -10,6 +10,7 @@ import numpy as np
 import soxr
 
 from services.common.audio import to_pcm16
+from services.common.auth import Identity, forward_headers
 from services.common.catalog_client import CatalogClient, CatalogSpeaker
 from services.common.models import LoadedModel
 from services.common.workers import InferencePool
@@ -78,21 +79,25 @@ class TtsService:
         ready = loaded and all(e.settled for e in self.engines.values())
         return ready, {"engines": {name: engine.status() for name, engine in self.engines.items()}}
 
-    async def resolve(self, speaker_id: str | None, collection_id: str | None, language: str | None) -> Resolved:
-        """speaker_id wins; else the collection's speaker for the language; else the language's default."""
+    async def resolve(
+        self, speaker_id: str | None, collection_id: str | None, language: str | None, identity: Identity
+    ) -> Resolved:
+        """speaker_id wins; else the collection's speaker for the language; else the language's default. The
+        catalog is asked on the caller's behalf: another user's speaker or collection is unknown."""
+        on_behalf = forward_headers(identity, self.settings)
         if speaker_id is None and collection_id is not None:
-            collection = await self.catalog.collection(collection_id)
+            collection = await self.catalog.collection(collection_id, on_behalf)
             speaker_id = collection.speaker_id(language or self.default_language)
         if speaker_id is not None:
-            speaker = await self.catalog.speaker(speaker_id)
+            speaker = await self.catalog.speaker(speaker_id, on_behalf)
         else:
-            speaker = await self.catalog.default_speaker(language or self.default_language)
+            speaker = await self.catalog.default_speaker(language or self.default_language, on_behalf)
         if language is not None and speaker.language != language:
             raise SynthesisError(f"speaker {speaker.name!r} speaks {speaker.language}, not {language}")
         voice = voice_of(speaker)
         if speaker.reference_audio:
             self.engine(voice)  # an engine that cannot serve the speaker is reported before anything is fetched
-            voice = replace(voice, reference_wav=await self.references.wav(speaker))
+            voice = replace(voice, reference_wav=await self.references.wav(speaker, on_behalf))
         return Resolved(voice, speaker.id, speaker.name)
 
     @property

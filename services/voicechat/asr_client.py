@@ -3,7 +3,7 @@ they are; transcript events come back."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urlencode, urlsplit
 
 import websockets
@@ -26,9 +26,13 @@ class AsrError(RuntimeError):
 
 class AsrClient:
     """One ASR stream per session. The ASR closes a stream that has been idle (a user who only types);
-    the next audio then opens a new one, so the session never goes deaf."""
+    the next audio then opens a new one, so the session never goes deaf. `on_behalf`: headers of the
+    session's caller (its key) for the handshake."""
 
-    def __init__(self, endpoint: Endpoint, silence_ms: int, language: str, ssap: bool) -> None:
+    def __init__(
+        self, endpoint: Endpoint, silence_ms: int, language: str, ssap: bool, on_behalf: Mapping[str, str]
+    ) -> None:
+        self.on_behalf = on_behalf
         parameters: dict[str, object] = {"silence_ms": silence_ms, "language": language}
         if ssap:  # only when asked: an external ASR may not know the flag
             parameters["ssap"] = "true"
@@ -40,7 +44,9 @@ class AsrClient:
 
     async def connect(self) -> None:
         try:
-            self._ws = await open_websocket(self.endpoint, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S)
+            self._ws = await open_websocket(
+                self.endpoint, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S, additional_headers=self.on_behalf
+            )
         except OutboundRefused as exc:
             self._retry_at = time.monotonic() + RECONNECT_BACKOFF_S
             raise AsrError(f"asr_ws_url refused: {exc}") from exc

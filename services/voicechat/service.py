@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from fastapi import WebSocket
 
+from services.common.auth import Identity, forward_headers
 from services.common.protocols.voice_chat import Config
 from services.voicechat.asr_client import AsrClient
 from services.voicechat.llm import Llm
@@ -46,15 +47,20 @@ class VoicechatService:
             asr_ws_url=pick(config.asr_ws_url, s.asr_ws_url, "asr_ws_url", ("ws", "wss")),
         )
 
-    def session(self, ws: WebSocket, config: Config, endpoints: Endpoints) -> Session:
-        """A session with clients of its own; its LLM client is closed by `Session.run`'s caller."""
+    def session(self, ws: WebSocket, config: Config, endpoints: Endpoints, identity: Identity) -> Session:
+        """A session with clients of its own; its LLM client is closed by `Session.run`'s caller. The ASR and
+        TTS are called with the caller's key (so TTS speaks only the caller's and shared speakers), the
+        configured ones only: a client's own URL never gets the key."""
         s = self.settings
+        on_behalf = forward_headers(identity, s)
         llm_endpoint = endpoints.llm_base_url
         # The configured key goes to the configured LLM only; a client's own LLM URL gets none (llm.py).
         api_key = s.llm_api_key.get_secret_value() if llm_endpoint.target is None else None
         llm = Llm(llm_endpoint, config.llm_model or s.llm_model, api_key, s.llm_timeout_s, s.llm_max_tokens)
-        asr = AsrClient(endpoints.asr_ws_url, s.agent_silence_ms, config.language, config.ssap)
-        return Session(ws, s, config, llm, TtsClient(endpoints.tts_ws_url), asr)
+        asr_headers = on_behalf if endpoints.asr_ws_url.target is None else {}
+        asr = AsrClient(endpoints.asr_ws_url, s.agent_silence_ms, config.language, config.ssap, asr_headers)
+        tts_headers = on_behalf if endpoints.tts_ws_url.target is None else {}
+        return Session(ws, s, config, llm, TtsClient(endpoints.tts_ws_url, tts_headers), asr)
 
     def status(self) -> tuple[bool, dict[str, object]]:
         s = self.settings

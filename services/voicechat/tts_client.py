@@ -1,7 +1,7 @@
 """The TTS service's /ws/tts, one connection per session, reopened after an interruption."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import websockets
 
@@ -21,8 +21,11 @@ class TtsError(RuntimeError):
 
 
 class TtsClient:
-    def __init__(self, endpoint: Endpoint) -> None:
+    """`on_behalf`: headers of the session's caller (its key) for the TTS handshake."""
+
+    def __init__(self, endpoint: Endpoint, on_behalf: Mapping[str, str]) -> None:
         self.endpoint = endpoint
+        self.on_behalf = on_behalf
         self._ws: websockets.ClientConnection | None = None
         self.last_speaker_id: str | None = None  # the speaker the TTS service resolved for the last request
         self._closing: set[asyncio.Task] = set()
@@ -31,7 +34,11 @@ class TtsClient:
         if self._ws is None:
             try:
                 self._ws = await open_websocket(
-                    self.endpoint, open_timeout=5, close_timeout=CLOSE_TIMEOUT_S, max_size=2**22
+                    self.endpoint,
+                    open_timeout=5,
+                    close_timeout=CLOSE_TIMEOUT_S,
+                    max_size=2**22,
+                    additional_headers=self.on_behalf,
                 )
             except OutboundRefused as exc:
                 raise TtsError(f"tts_ws_url refused: {exc}") from exc

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import websockets
 
+from services.common.catalog_client import Headers
 from services.common.errors import InvalidInput, ServiceBusy
 from services.common.protocols.base import ErrorEvent, ProtocolError, parse_event
 from services.common.protocols.transcribe import AudioMessage, AudioPayload
@@ -24,14 +25,20 @@ class SessionRefused(InvalidInput):
 
 
 class OrchestratorLink:
-    def __init__(self, url: str) -> None:
+    """`on_behalf`: the caller's headers (services.common.auth.forward_headers), so that the session acts
+    for the caller's key."""
+
+    def __init__(self, url: str, on_behalf: Headers) -> None:
         self.url = url
+        self.on_behalf = on_behalf
         self._ws: websockets.ClientConnection | None = None
 
     async def open(self, config: Config) -> None:
         """Connect, configure the session and wait for `ready`."""
         try:
-            self._ws = await websockets.connect(self.url, open_timeout=5, close_timeout=3, max_size=2**22)
+            self._ws = await websockets.connect(
+                self.url, open_timeout=5, close_timeout=3, max_size=2**22, additional_headers=self.on_behalf
+            )
             await self._ws.send(config.json_text())
             reply = await asyncio.wait_for(self._ws.recv(), READY_TIMEOUT_S)
             event = parse_event(SERVER_EVENTS, reply) if isinstance(reply, str) else None

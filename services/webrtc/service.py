@@ -7,6 +7,7 @@ import httpx
 import redis.asyncio as redis
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from services.common.auth import Identity, forward_headers
 from services.common.errors import InvalidInput, NotFound, ServiceBusy
 from services.common.protocols.voice_chat import Config
 from services.webrtc.orchestrator import OrchestratorLink
@@ -46,14 +47,16 @@ class WebrtcService:
             servers.append(turn_server(s.turn_secret.get_secret_value(), s.turn_urls, s.turn_ttl_s))
         return {"iceServers": servers, "bundlePolicy": "max-bundle", "rtcpMuxPolicy": "require"}
 
-    async def answer(self, offer: Offer) -> Answer:
-        """A peer for `offer`, connected to its voice-chat session; the SDP answer."""
+    async def answer(self, offer: Offer, identity: Identity) -> Answer:
+        """A peer for `offer`, connected to its voice-chat session; the SDP answer. The catalog and the
+        voice chat are asked on the caller's behalf (its key), so the session uses only its voices."""
         s = self.settings
         parsed = check_offer_sdp(offer.sdp)
+        on_behalf = forward_headers(identity, s)
         with self.registry.slot():
-            config = Config.model_validate(await session_config(offer, self.catalog, s.default_language))
+            config = Config.model_validate(await session_config(offer, self.catalog, s.default_language, on_behalf))
             pc = RTCPeerConnection(RTCConfiguration(iceServers=rtc_ice_servers(s.ice_servers)))
-            link = OrchestratorLink(s.voicechat_ws_url)
+            link = OrchestratorLink(s.voicechat_ws_url, on_behalf)
             peer = Peer(pc, link, [media.rtp.muxId for media in parsed.media], s.mic_chunk_ms, self.registry.remove)
             try:
                 await _negotiate(pc, peer, offer.sdp)

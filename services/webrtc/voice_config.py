@@ -7,21 +7,24 @@ transcript. The conversation language defaults to the speaker's.
 
 import httpx
 
-from services.common.catalog_client import CatalogClient, CatalogSpeaker, UnknownReference
+from services.common.catalog_client import CatalogClient, CatalogSpeaker, Headers, UnknownReference
 from services.common.errors import InvalidInput
 from services.webrtc.signalling import Offer
 
 
-async def session_config(offer: Offer, catalog: httpx.AsyncClient, default_language: str | None) -> dict[str, object]:
+async def session_config(
+    offer: Offer, catalog: httpx.AsyncClient, default_language: str | None, on_behalf: Headers
+) -> dict[str, object]:
     """The orchestrator's config message (without its `type`) for this offer; `catalog` is the HTTP client
-    whose base URL is the catalog's (each offer asks it afresh: nothing is cached)."""
+    whose base URL is the catalog's (each offer asks it afresh: nothing is cached), asked with the
+    caller's headers `on_behalf` (another user's speaker is unknown)."""
     config: dict[str, object] = {}
     language = offer.language
     if (offer.reference_audio is not None or offer.reference_text is not None) and offer.speaker_id is None:
         raise InvalidInput("reference_audio and reference_text select a recording of a speaker: send speaker_id")
     if offer.speaker_id is not None:
         try:
-            speaker = await CatalogClient(catalog).speaker(offer.speaker_id)
+            speaker = await CatalogClient(catalog).speaker(offer.speaker_id, on_behalf)
         except UnknownReference as exc:
             raise InvalidInput(str(exc)) from exc
         _check_reference(offer, speaker)

@@ -1,5 +1,7 @@
 """/api/speakers: the TTS voices a user can pick, and voice-cloning speakers a user adds; their reference
-recordings for the fleet at /internal/speakers/{id}/reference-audio (not routed by the gateway)."""
+recordings for the fleet at /internal/speakers/{id}/reference-audio (not routed by the gateway). The fleet
+reads speakers at /internal/speakers[/{id}] with its caller's key, which needs no catalog scope there (a key
+for tts alone can still pick its voices), and sees what that caller sees."""
 
 from email.utils import format_datetime
 from typing import Annotated
@@ -34,6 +36,7 @@ ReferenceUpload = Annotated[UploadFile, File(description="2-30 s of the voice to
 
 
 @router.get("/speakers", response_model=SpeakerList, summary="Shared speakers plus the user's own")
+@internal.get("/speakers", response_model=SpeakerList, summary="The caller's speakers, for the fleet")
 async def list_speakers(
     catalog: CatalogDep, identity: IdentityDep, user_id: UserQuery = None, language: str | None = None
 ) -> SpeakerList:
@@ -41,6 +44,7 @@ async def list_speakers(
 
 
 @router.get("/speakers/{speaker_id}", response_model=SpeakerOut, summary="One speaker")
+@internal.get("/speakers/{speaker_id}", response_model=SpeakerOut, summary="One speaker, for the fleet")
 async def get_speaker(catalog: CatalogDep, identity: IdentityDep, speaker_id: str) -> SpeakerOut:
     """Another user's speaker is not found (with API keys; without, every speaker is found by its id)."""
     return await catalog.speaker(speaker_id, reader(identity, None))

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.audio import wav_bytes
+from services.common.auth import IdentityDep
 from services.common.catalog_client import UnknownReference
 from services.common.errors import InvalidInput
 from services.common.languages import Language
@@ -29,10 +30,10 @@ class SpeechRequest(BaseModel):
 
 
 @router.post("/speech", summary="Synthesize speech (OpenAI-compatible)", response_class=Response)
-async def speech(tts: TtsDep, body: SpeechRequest) -> Response:
+async def speech(tts: TtsDep, identity: IdentityDep, body: SpeechRequest) -> Response:
     try:
         pieces = tts.check_text(body.input)
-        resolved = await tts.resolve(body.voice, None, body.language)
+        resolved = await tts.resolve(body.voice, None, body.language, identity)
         pcm = b"".join([frame async for frame in tts.stream(pieces, resolved.voice)])
     except (SynthesisError, UnknownReference) as exc:
         raise InvalidInput(str(exc)) from exc

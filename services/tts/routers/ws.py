@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from services.common.auth import Identity, IdentityDep
 from services.common.catalog_client import UnknownReference
 from services.common.errors import ApiError
 from services.common.protocols.base import ErrorEvent, ProtocolError, parse_json_object
@@ -22,11 +23,11 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors())
 
 
-async def serve_one(ws: WebSocket, tts: TtsService, raw: str) -> None:
+async def serve_one(ws: WebSocket, tts: TtsService, raw: str, identity: Identity) -> None:
     try:
         request = TtsRequest.model_validate(parse_json_object(raw))
         pieces = tts.check_text(request.target_text)
-        resolved = await tts.resolve(request.speaker_id, request.collection_id, request.language)
+        resolved = await tts.resolve(request.speaker_id, request.collection_id, request.language, identity)
         frames = samples = 0
         async for frame in tts.stream(pieces, resolved.voice):
             await ws.send_bytes(frame)
@@ -44,7 +45,7 @@ async def serve_one(ws: WebSocket, tts: TtsService, raw: str) -> None:
 
 
 @router.websocket("/ws/tts")
-async def tts_socket(ws: WebSocket, tts: TtsDep) -> None:
+async def tts_socket(ws: WebSocket, tts: TtsDep, identity: IdentityDep) -> None:
     await ws.accept()
     try:
         while True:
@@ -54,7 +55,7 @@ async def tts_socket(ws: WebSocket, tts: TtsDep) -> None:
             if message.get("text") is None:
                 await ws.send_json(ErrorEvent(message="send JSON text messages; binary frames are not accepted").wire())
                 continue
-            await serve_one(ws, tts, message["text"])
+            await serve_one(ws, tts, message["text"], identity)
     except TimeoutError:
         await ws.close(code=1001, reason="idle timeout")
     except WebSocketDisconnect:

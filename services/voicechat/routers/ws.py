@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from services.common.auth import Identity, IdentityDep
 from services.common.protocols.base import ErrorEvent, ProtocolError
 from services.common.protocols.voice_chat import Ready, parse_config
 from services.voicechat.asr_client import AsrError
@@ -36,7 +37,7 @@ async def _first_text(ws: WebSocket) -> str:
 
 
 @router.websocket("/ws/voice-chat")
-async def voice_chat(ws: WebSocket, voicechat: VoicechatDep) -> None:
+async def voice_chat(ws: WebSocket, voicechat: VoicechatDep, identity: IdentityDep) -> None:
     await ws.accept()
     if voicechat.full:  # counted from the handshake on, so sessions still configuring count too
         limit = voicechat.settings.max_sessions
@@ -45,14 +46,14 @@ async def voice_chat(ws: WebSocket, voicechat: VoicechatDep) -> None:
         return
     voicechat.sessions += 1
     try:
-        await _serve(ws, voicechat)
+        await _serve(ws, voicechat, identity)
     finally:
         voicechat.sessions -= 1
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # already closed by the client
             await ws.close()
 
 
-async def _serve(ws: WebSocket, voicechat: VoicechatService) -> None:
+async def _serve(ws: WebSocket, voicechat: VoicechatService, identity: Identity) -> None:
     try:
         config = parse_config(await _first_text(ws))
         endpoints = voicechat.endpoints(config)
@@ -64,7 +65,7 @@ async def _serve(ws: WebSocket, voicechat: VoicechatService) -> None:
         return
     except (WebSocketDisconnect, RuntimeError):
         return
-    session = voicechat.session(ws, config, endpoints)
+    session = voicechat.session(ws, config, endpoints, identity)
     await ws.send_json(Ready().wire())
     try:
         await session.asr.connect()

@@ -7,6 +7,7 @@ in Redis), once: a forwarded request carries FORWARDED_HEADER and is never forwa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from services.common.auth import IdentityDep
 from services.webrtc.dependencies import WebrtcDep
 from services.webrtc.service import FORWARDED_HEADER
 from services.webrtc.signalling import Answer, IceRequest, Offer
@@ -21,8 +22,8 @@ async def ice_servers(webrtc: WebrtcDep) -> JSONResponse:
 
 
 @router.post("/offer", response_model=Answer, summary="Exchange an SDP offer for the server's answer")
-async def offer(body: Offer, webrtc: WebrtcDep) -> Answer:
-    return await webrtc.answer(body)
+async def offer(body: Offer, webrtc: WebrtcDep, identity: IdentityDep) -> Answer:
+    return await webrtc.answer(body, identity)
 
 
 @router.post("/ice", summary="Add a remote ICE candidate (null: end of candidates)")
