@@ -76,20 +76,9 @@ def piper_spoofs() -> dict[str, np.ndarray]:
     return spoofs
 
 
-def main() -> None:
-    settings = VoiceSettings()
-    onnx = OnnxAasist(ONNX, "cpu", threads=1)
-    torch.set_num_threads(1)
-    model = load_aasist(CHECKPOINT)
-
-    with (DATA / "spoof" / "labels.tsv").open() as f:
-        labelled = {r["path"]: r["label"] == "spoof" for r in csv.DictReader(f, delimiter="\t")}
-    audio = {path: read(DATA / path) for path in labelled}
-    humans = sorted({str(p.relative_to(DATA)) for pattern in HUMAN_DIRS for p in DATA.glob(pattern)})
-    audio.update({path: read(DATA / path) for path in humans})
-    generated = piper_spoofs()
-    audio.update(generated)
-
+def score_all(audio: dict[str, np.ndarray], generated: dict, onnx: OnnxAasist, model) -> tuple:
+    """P(bona fide) per file with onnxruntime; on the real recordings also PyTorch on the same windows.
+    Returns (scores, the largest logit difference, onnxruntime seconds per file, PyTorch seconds per file)."""
     scores, worst_diff, onnx_s, torch_s = {}, 0.0, [], []
     for name, samples in audio.items():
         start = time.perf_counter()
@@ -105,6 +94,40 @@ def main() -> None:
         (logits,) = onnx.session.run(["logits"], {"waveform": batch})
         worst_diff = max(worst_diff, float(np.abs(np.asarray(logits, dtype=np.float64) - reference).max()))
         assert abs(float(softmax_bonafide(reference).mean()) - scores[name]) < 1e-4, name
+    return scores, worst_diff, onnx_s, torch_s
+
+
+def print_set(title: str, real_scores: np.ndarray, fake_scores: np.ndarray, thresholds: dict[str, float]) -> None:
+    """EER, FAR/FRR at each mode's threshold, and the lowest thresholds that keep FAR at chosen rates."""
+    # A spoof accepted as real is a false accept; eer() treats higher scores as "accept".
+    print(f"{title}: {len(real_scores)} human, {len(fake_scores)} spoof — EER {eer(real_scores, fake_scores):.1%}")
+    for mode, threshold in thresholds.items():
+        far = float(np.mean(fake_scores >= threshold))
+        frr = float(np.mean(real_scores < threshold))
+        print(
+            f"  {mode:<18} threshold {threshold:.2f}: spoofs passed (FAR) {far:6.1%}, humans rejected (FRR) {frr:6.1%}"
+        )
+    for target in (0.0, 0.25, 0.5):
+        candidates = [t for t in np.unique(fake_scores) + 1e-4 if np.mean(fake_scores >= t) <= target]
+        if candidates:
+            t = min(candidates)
+            print(f"  lowest threshold with FAR <= {target:.0%}: {t:.3f} (FRR {np.mean(real_scores < t):.1%})")
+
+
+def main() -> None:
+    settings = VoiceSettings()
+    onnx = OnnxAasist(ONNX, "cpu", threads=1)
+    torch.set_num_threads(1)
+    model = load_aasist(CHECKPOINT)
+
+    with (DATA / "spoof" / "labels.tsv").open() as f:
+        labelled = {r["path"]: r["label"] == "spoof" for r in csv.DictReader(f, delimiter="\t")}
+    audio = {path: read(DATA / path) for path in labelled}
+    humans = sorted({str(p.relative_to(DATA)) for pattern in HUMAN_DIRS for p in DATA.glob(pattern)})
+    audio.update({path: read(DATA / path) for path in humans})
+    generated = piper_spoofs()
+    audio.update(generated)
+    scores, worst_diff, onnx_s, torch_s = score_all(audio, generated, onnx, model)
 
     sets = {
         "spoof/labels.tsv": (
@@ -122,21 +145,7 @@ def main() -> None:
         kind = "spoof" if (labelled.get(name) or name.startswith("piper:")) else "human"
         print(f"  {kind:5} {score:6.3f}  {name}")
     for title, (real, fake) in sets.items():
-        real_scores, fake_scores = np.array([scores[p] for p in real]), np.array([scores[p] for p in fake])
-        # A spoof accepted as real is a false accept; eer() treats higher scores as "accept".
-        print(f"{title}: {len(real)} human, {len(fake)} spoof — EER {eer(real_scores, fake_scores):.1%}")
-        for mode, threshold in thresholds.items():
-            far = float(np.mean(fake_scores >= threshold))
-            frr = float(np.mean(real_scores < threshold))
-            print(
-                f"  {mode:<18} threshold {threshold:.2f}: "
-                f"spoofs passed (FAR) {far:6.1%}, humans rejected (FRR) {frr:6.1%}"
-            )
-        for target in (0.0, 0.25, 0.5):
-            candidates = [t for t in np.unique(fake_scores) + 1e-4 if np.mean(fake_scores >= t) <= target]
-            if candidates:
-                t = min(candidates)
-                print(f"  lowest threshold with FAR <= {target:.0%}: {t:.3f} (FRR {np.mean(real_scores < t):.1%})")
+        print_set(title, np.array([scores[p] for p in real]), np.array([scores[p] for p in fake]), thresholds)
     real_files = [name for name in audio if name not in generated]
     windows_per_file = np.mean([windows(audio[name], onnx.window).shape[0] for name in real_files])
     onnx_s = [s for name, s in zip(audio, onnx_s, strict=True) if name not in generated]
