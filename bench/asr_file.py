@@ -183,6 +183,50 @@ def recall_table(model, settings: AsrSettings, client: httpx.Client) -> None:
     )
 
 
+def timed_rows(model, settings: AsrSettings, client: httpx.Client, files: dict[str, bytes], repeats: int) -> list:
+    """Per file: (name, audio s, raw median s, server median s, raw text, server text); raw and server runs
+    alternate so machine noise hits both alike."""
+
+    def server(name: str, data: bytes) -> str:
+        response = client.post("/transcribe", files={"file": (name, data)}, data={"language": "en"})
+        response.raise_for_status()
+        return response.json()["text"]
+
+    def raw(data: bytes) -> str:
+        # The raw side decodes the file too, as the server does.
+        return raw_transcribe(model, decode_audio(data, max_duration_s=7200), settings)
+
+    raw(files[SHORT[0]])  # warm both paths once
+    server(SHORT[0], files[SHORT[0]])
+    rows = []
+    for name, data in files.items():
+        raw_times, server_times = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            raw_text = raw(data)
+            raw_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            server_text = server(name, data)
+            server_times.append(time.perf_counter() - start)
+        duration = decode_audio(data, max_duration_s=7200).size / RATE
+        rows.append(
+            (name, duration, statistics.median(raw_times), statistics.median(server_times), raw_text, server_text)
+        )
+    return rows
+
+
+def print_timing(rows: list, refs: dict[str, str]) -> None:
+    print("| file | audio s | raw s | raw RTF | server s | server RTF | server/raw | raw WER | server WER |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, duration, raw_s, server_s, raw_text, server_text in rows:
+        ref = normalize(refs[name])
+        raw_wer, server_wer = jiwer.wer(ref, normalize(raw_text)), jiwer.wer(ref, normalize(server_text))
+        print(
+            f"| {name} | {duration:.1f} | {raw_s:.2f} | {raw_s / duration:.3f} | {server_s:.2f} | "
+            f"{server_s / duration:.3f} | {server_s / raw_s:.2f} | {raw_wer:.3f} | {server_wer:.3f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -197,51 +241,16 @@ def main() -> None:
     long_name = f"long_{args.long_minutes:g}min.wav"
     files[long_name], refs[long_name] = long_file(args.long_minutes)
 
-    rows = []
     model = load_whisper(settings)
-    with running_fleet(args.url) as url:
+    with running_fleet(args.url) as url, httpx.Client(base_url=url, timeout=900) as client:
         if args.recall_only:
-            with httpx.Client(base_url=url, timeout=900) as client:
-                recall_table(model, settings, client)
+            recall_table(model, settings, client)
             return
         sampler = RssSampler(pid_listening_on(8201))
         sampler.start()
-        with httpx.Client(base_url=url, timeout=900) as client:
-
-            def server(name: str, data: bytes) -> str:
-                response = client.post("/transcribe", files={"file": (name, data)}, data={"language": "en"})
-                response.raise_for_status()
-                return response.json()["text"]
-
-            def raw(data: bytes) -> str:
-                # The raw side decodes the file too, as the server does.
-                return raw_transcribe(model, decode_audio(data, max_duration_s=7200), settings)
-
-            raw(files[SHORT[0]])  # warm both paths once
-            server(SHORT[0], files[SHORT[0]])
-            for name, data in files.items():
-                # Alternate raw and server runs so machine noise hits both alike.
-                raw_times, server_times = [], []
-                for _ in range(args.repeats):
-                    start = time.perf_counter()
-                    raw_text = raw(data)
-                    raw_times.append(time.perf_counter() - start)
-                    start = time.perf_counter()
-                    server_text = server(name, data)
-                    server_times.append(time.perf_counter() - start)
-                duration = decode_audio(data, max_duration_s=7200).size / RATE
-                rows.append(
-                    (
-                        name,
-                        duration,
-                        statistics.median(raw_times),
-                        statistics.median(server_times),
-                        raw_text,
-                        server_text,
-                    )
-                )
-            sampler.running = False
-            recall_table(model, settings, client)
+        rows = timed_rows(model, settings, client, files, args.repeats)
+        sampler.running = False
+        recall_table(model, settings, client)
 
     raw_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -249,15 +258,7 @@ def main() -> None:
         f"workers={settings.asr_workers} beam={settings.asr_beam_size} "
         f"repeats={args.repeats} cores={os.cpu_count()}"
     )
-    print("| file | audio s | raw s | raw RTF | server s | server RTF | server/raw | raw WER | server WER |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, duration, raw_s, server_s, raw_text, server_text in rows:
-        ref = normalize(refs[name])
-        raw_wer, server_wer = jiwer.wer(ref, normalize(raw_text)), jiwer.wer(ref, normalize(server_text))
-        print(
-            f"| {name} | {duration:.1f} | {raw_s:.2f} | {raw_s / duration:.3f} | {server_s:.2f} | "
-            f"{server_s / duration:.3f} | {server_s / raw_s:.2f} | {raw_wer:.3f} | {server_wer:.3f} |"
-        )
+    print_timing(rows, refs)
     print(f"peak RSS: raw engine process {raw_peak_mb:.0f} MB, asr service {sampler.peak / 2**20:.0f} MB")
     long_row = rows[-1]
     print(f"long file: the server in pieces is {long_row[2] / long_row[3]:.2f}x faster than raw sequential")
