@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run status test test-fast bench lint clean antispoof-model env-example
+.PHONY: install run status test test-fast bench lint clean antispoof-model env-example deploy-secrets
 
 # AASIST anti-spoofing: the checkpoint is data (docs/VOICE.md). When one is at hand (ANTISPOOF_CHECKPOINT, by
 # default the AASIST.pth in ../shared/models/aasist/), `make run` exports it to ONNX once and serves it.
@@ -89,6 +89,12 @@ bench: install $(ANTISPOOF_EXPORT)
 env-example: install
 	$(BIN)/python deploy/env_example.py > deploy/.env.example
 	$(BIN)/python deploy/k8s/values_schema.py
+
+## deploy/.env for docker compose: a copy of deploy/.env.example if there is none, then ADMIN_API_KEY,
+## SERVICE_TOKEN and POSTGRES_PASSWORD generated where unset (a value already set is never changed).
+deploy-secrets:
+	test -f deploy/.env || cp deploy/.env.example deploy/.env
+	$(PYTHON) deploy/env_secrets.py deploy/.env
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(ANTISPOOF_ONNX)

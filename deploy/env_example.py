@@ -19,8 +19,9 @@ from service_settings import SERVICES, settings_class  # noqa: E402
 from services.common.settings import ServiceSettings  # noqa: E402
 
 HEADER = """\
-# voicefleet configuration for `docker compose` (deploy/docker-compose.yml): copy this file to deploy/.env,
-# set POSTGRES_PASSWORD, and uncomment what you change. Every service reads deploy/.env; a variable that
+# voicefleet configuration for `docker compose` (deploy/docker-compose.yml): `make deploy-secrets` writes
+# deploy/.env with the three secrets below (or copy this file to deploy/.env and set them), then uncomment what
+# you change. Every service reads deploy/.env; a variable that
 # docker-compose.yml sets in a service's `environment` without ${...} (the URLs between the services,
 # SPEAKER_AUDIO_DIR) takes precedence. Kubernetes takes the same variables through the Helm values.
 # Generated from the settings classes by `python deploy/env_example.py`: do not edit by hand.
@@ -28,6 +29,13 @@ HEADER = """\
 # == Compose ================================================================================================
 # Password of the bundled PostgreSQL (required); DATABASE_URL below defaults to that database.
 POSTGRES_PASSWORD=
+# The admin API key, vf_<12 of a-z0-9>_<43 of A-Za-z0-9_-> (required): make the users' keys with it
+# (docs/SECURITY.md). ADMIN_API_KEY under catalog below.
+ADMIN_API_KEY=
+# The fleet's shared service token (required): SERVICE_TOKEN below.
+SERVICE_TOKEN=
+# Compose turns API keys on (AUTH_REQUIRED below defaults to false, for `make run`); false turns them off.
+# AUTH_REQUIRED=true
 # Tag of the images docker compose builds (voicefleet/<service>:<tag>, -gpu for the GPU images).
 # VOICEFLEET_TAG=latest
 """

@@ -29,7 +29,16 @@ CHART = ROOT / "deploy" / "k8s" / "voicefleet"
 SCHEMA_FILE = CHART / "values.schema.json"
 
 # Only ever read from the Secret (secretEnv); every SecretStr setting must be one of them.
-SECRET_ENV = ("DATABASE_URL", "REDIS_URL", "LLM_API_KEY", "ICE_SERVERS", "TURN_SECRET", "HF_TOKEN")
+SECRET_ENV = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LLM_API_KEY",
+    "ICE_SERVERS",
+    "TURN_SECRET",
+    "HF_TOKEN",
+    "SERVICE_TOKEN",
+    "ADMIN_API_KEY",
+)
 # Set by the chart: the volumes' mount points, and webrtc's own address (the pod IP).
 CHART_ENV = ("DATA_DIR", "MODEL_CACHE_DIR", "REPLICA_URL")
 LOCAL_LLM = ROOT / "deploy" / "local_llm.py"
