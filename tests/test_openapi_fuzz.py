@@ -1,0 +1,264 @@
+"""Schemathesis over every service's OpenAPI (issue 20): each HTTP operation of asr, tts, voice,
+catalog, voicechat and webrtc gets a bounded number of generated requests (valid and invalid bodies,
+queries, paths and headers), and no response may be a server error.
+
+The services run in this process (tests/in_process.py), each one built once for its test with its real
+models loaded (Whisper base, Piper and Kokoro, Resemblyzer...) and `/readyz` at 200 before the first
+request. Requests go through the app's own TestClient, on its event loop, so the models and the
+database are those of one service process.
+
+What counts as a failure: any status ≥ 500, with one exception, the fleet's documented 503 (README,
+docs/ARCHITECTURE.md "Models, budgets and busy", docs/VOICE.md): a `model_unavailable` (a model that
+is not configured, e.g. anti-spoofing without ANTISPOOF_MODEL or an SSAP profiler that is not set, or
+one still loading) or `busy` (a full queue, a catalog that cannot be asked) answer in the fleet's error
+shape (services/common/errors.py: `detail`, `code`, `retryable: true`, `request_id`), and `/readyz`'s
+503 `not_ready`. Any other 503, and every 500, 501, 502 or 504, fails the test with Schemathesis's
+report and a curl command that reproduces it. WebSocket routes are not in OpenAPI;
+tests/test_ws_fuzz.py sends them hostile frames.
+"""
+
+import io
+import json
+import socket
+import threading
+import wave
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import requests
+import schemathesis
+import urllib3
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.schemas import APIOperation
+
+from tests.audio_files import read_mono, wav_bytes
+from tests.conftest import DATA, wait_until
+from tests.in_process import build_service_app, running_service
+
+pytestmark = pytest.mark.slow
+
+BASE_URL = "http://testserver"  # the TestClient's own
+MAX_EXAMPLES = 20  # generated requests per operation and mode: the whole file runs in about two minutes
+DOCUMENTED_503_CODES = {"model_unavailable", "busy"}
+SERVICES = ("asr", "tts", "voice", "catalog", "voicechat", "webrtc")
+CATALOG_CLIENTS = {"tts", "webrtc"}  # they look speakers up in a catalog, served here on a port of its own
+ENV = {"webrtc": {"VOICECHAT_WS_URL": "ws://127.0.0.1:8297/ws/voice-chat"}}  # nothing listens there
+SUMMARY = Path(__file__).resolve().parents[1] / "build" / "schemathesis.json"
+OCTET_STREAM = "application/octet-stream"
+
+
+def audio_samples() -> list[bytes | None]:
+    """What a file field of a generated request carries, besides Schemathesis's own bytes (None): real
+    speech, silence, a 10 ms blip, 8 kHz stereo, a WAV cut off after its header, and no bytes at all."""
+    speech = read_mono((DATA / "asr/sb_spk2_snt2.wav").read_bytes())
+    stereo = io.BytesIO()
+    with wave.open(stereo, "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(np.zeros(16_000, np.int16).tobytes())
+    silence = wav_bytes(np.zeros(8000, np.float32))
+    return [
+        None,
+        wav_bytes(speech),
+        silence,
+        wav_bytes(np.full(160, 0.5, np.float32)),
+        stereo.getvalue(),
+        silence[:60],
+        b"",
+    ]
+
+
+class InProcessAdapter(requests.adapters.HTTPAdapter):
+    """`requests` (Schemathesis's transport) sending each prepared request through a TestClient."""
+
+    def __init__(self, client: TestClient) -> None:
+        super().__init__()
+        self.client = client
+
+    def send(self, request: requests.PreparedRequest, *args, **kwargs) -> requests.Response:
+        body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
+        answer = self.client.request(request.method, request.url, content=body, headers=dict(request.headers))
+        headers = [(name, value) for name, value in answer.headers.multi_items() if name != "content-encoding"]
+        raw = urllib3.HTTPResponse(
+            body=io.BytesIO(answer.content),
+            headers=headers,
+            status=answer.status_code,
+            reason=answer.reason_phrase,
+            version=11,
+            preload_content=False,
+            decode_content=False,
+        )
+        return self.build_response(request, raw)
+
+
+def documented_503(path: str, response: requests.Response) -> bool:
+    """The fleet's 503 contract: a model not (yet) available or a full queue, said in the error shape."""
+    if response.status_code != 503:
+        return False
+    try:
+        body = response.json()
+    except json.JSONDecodeError:
+        return False
+    if path == "/readyz":
+        return body.get("status") == "not_ready"
+    if body.get("code") == "busy" and body.get("retryable") is not True:
+        return False
+    return body.get("code") in DOCUMENTED_503_CODES and isinstance(body.get("detail"), str) and bool(body["detail"])
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """`app` under uvicorn on a free loopback port, in a thread (its lifespan runs); its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, 30, "the catalog")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(params=SERVICES)
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, list[str]]]]:
+    """The service's app, its models loaded (no 503 for a model still loading), and real values for
+    some fields (name → values): speakers and collections that exist, a registered voice print. tts
+    and webrtc get a catalog of their own, so that speakers resolve."""
+    name = request.param
+    with ExitStack() as stack:
+        env = dict(ENV.get(name, {}))
+        if name in CATALOG_CLIENTS:
+            (tmp_path / "catalog").mkdir()
+            env["CATALOG_URL"] = stack.enter_context(served(build_service_app("catalog", tmp_path / "catalog")))
+        client = stack.enter_context(running_service(name, tmp_path / name, **env))
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, f"{name} is not ready: {ready.text}"
+        yield client, known_values(name, client, env.get("CATALOG_URL"))
+
+
+def known_values(name: str, client: TestClient, catalog_url: str | None) -> dict[str, list[str]]:
+    """Ids a generated request may carry instead of random ones, so that requests get past the lookup."""
+    if name == "catalog":
+        speakers = client.get("/api/speakers").json()["speakers"]
+        langs = {s["language"]: s["id"] for s in speakers if s["default"]}
+        collection = client.post("/api/collections", json={"name": "Fuzz", "user_id": "default", "langs": langs})
+        assert collection.status_code == 200, collection.text
+        return {"speaker_id": [s["id"] for s in speakers], "collection_id": [collection.json()["id"]]}
+    if name == "tts":
+        return {"voice": [s["id"] for s in httpx.get(f"{catalog_url}/api/speakers").json()["speakers"]]}
+    if name == "voice":
+        speech = (DATA / "asr/sb_spk2_snt2.wav").read_bytes()
+        registered = client.post(
+            "/voice/register", files={"file": ("a.wav", speech)}, data={"name": "Fuzz", "description": "x"}
+        )
+        assert registered.status_code == 200, registered.text
+        return {"speaker_id": [registered.json()["speaker_id"]]}
+    return {}
+
+
+def file_fields(api: dict, operation: APIOperation) -> dict[str, bool]:
+    """The operation's multipart file fields: name → whether it is a list of files."""
+    body = api["paths"][operation.path][operation.method.lower()].get("requestBody", {})
+    schema = body.get("content", {}).get("multipart/form-data", {}).get("schema", {})
+    if "$ref" in schema:
+        schema = api["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    fields = {}
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("contentMediaType") == OCTET_STREAM:
+            fields[name] = False
+        elif prop.get("items", {}).get("contentMediaType") == OCTET_STREAM:
+            fields[name] = True
+    return fields
+
+
+def fuzz(
+    operation: APIOperation,
+    mode: GenerationMode,
+    session: requests.Session,
+    files: dict[str, bool],
+    audio: list[bytes | None],
+    known: dict[str, list[str]],
+    statuses: Counter,
+) -> None:
+    """MAX_EXAMPLES generated requests to the operation (valid ones, or ones the schema rejects); a file
+    field carries one of audio_samples() or the generated bytes, a field in `known` now and then a real id."""
+
+    @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same requests on every run: a failure in CI is one a developer can rerun
+        phases=[Phase.explicit, Phase.generate],  # no shrinking: each request to a model costs time
+        suppress_health_check=list(HealthCheck),
+    )
+    def one(case: schemathesis.Case, data: st.DataObject) -> None:
+        body = case.body if isinstance(case.body, dict) else {}
+        for name, many in files.items():
+            if name in body and (sample := data.draw(st.sampled_from(audio))) is not None:
+                body[name] = [sample] if many else sample
+        for fields in (body, case.path_parameters or {}):
+            for name, values in known.items():
+                if name in fields and values and data.draw(st.booleans()):
+                    fields[name] = data.draw(st.sampled_from(values))
+        response = case.call(session=session, base_url=BASE_URL)
+        statuses[f"{operation.label} {response.status_code}"] += 1
+        if not documented_503(case.path, response):
+            case.validate_response(response, checks=[not_a_server_error])
+
+    one()
+
+
+def test_no_server_errors(service: tuple[TestClient, dict[str, list[str]]], request: pytest.FixtureRequest) -> None:
+    name = request.node.callspec.params["service"]
+    client, known = service
+    document = client.get("/openapi.json").json()
+    api = schemathesis.openapi.from_dict(document)
+    # deletions last, so that the other operations find the known speakers and collections
+    operations = sorted((result.ok() for result in api.get_all_operations()), key=lambda op: op.method == "delete")
+    statuses: Counter = Counter()
+    audio = audio_samples()
+    failures = []
+    with requests.Session() as session:
+        session.mount("http://", InProcessAdapter(client))
+        for operation in operations:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                try:
+                    fuzz(operation, mode, session, file_fields(document, operation), audio, known, statuses)
+                except Unsatisfiable:  # no request breaks this schema (no parameters, a free-form path string)
+                    assert mode is GenerationMode.NEGATIVE, operation.label
+                except Exception as exc:  # a 5xx (Schemathesis's report and curl), or a request not sent
+                    failures.append(f"{operation.label}, {mode.value} cases: {exc}")
+    record(name, [operation.label for operation in operations], statuses, len(failures))
+    assert {"GET /healthz", "GET /readyz"} <= {operation.label for operation in operations}
+    assert not failures, "\n\n".join(failures)
+
+
+def record(name: str, operations: list[str], statuses: Counter, failures: int) -> None:
+    """The service's figures into build/schemathesis.json (docs/SECURITY.md quotes them)."""
+    figures = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
+    figures[name] = {
+        "operations": operations,
+        "requests": sum(statuses.values()),
+        "statuses": dict(sorted(statuses.items())),
+        "failing_operations": failures,
+    }
+    SUMMARY.parent.mkdir(exist_ok=True)
+    SUMMARY.write_text(json.dumps(figures, indent=2) + "\n")
