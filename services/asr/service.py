@@ -18,7 +18,7 @@ from services.asr.settings import AsrSettings
 from services.asr.short_context import TurnContext
 from services.asr.streaming.scheduler import STREAM_LANE, VAD_LANE, DecodeScheduler
 from services.asr.streaming.ssap import VoiceProfiles
-from services.asr.transcriber import Transcriber, Transcription, UtteranceText
+from services.asr.transcriber import FilePlan, Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
 from services.common.errors import InvalidInput
 from services.common.models import ModelManager
@@ -106,17 +106,26 @@ class AsrService:
             )
         return audio
 
-    def _decode_and_transcribe(
-        self, transcriber: Transcriber, upload: UploadFile, language: str | None
-    ) -> Transcription:
-        # One job: the decoded audio exists only while its transcription runs.
-        return transcriber.transcribe(self._decode_upload(upload), language)
+    def _decode_and_plan(self, transcriber: Transcriber, upload: UploadFile, language: str | None) -> FilePlan:
+        return transcriber.plan(self._decode_upload(upload), language)
+
+    async def _transcribe(self, place: Place, plan: FilePlan) -> Transcription:
+        """The plan's pieces, each a job of the request (a long file's pieces run on every free file
+        thread, in the request's turn), put together on the loop (a linear pass)."""
+        pieces = await results(
+            *(
+                self.whisper.submit(FILE_WORK, Transcriber.decode_piece, plan, index, order=place.order)
+                for index in range(len(plan.pieces))
+            )
+        )
+        return self.whisper.get().collect(plan, pieces)
 
     async def transcribe_upload(self, place: Place, upload: UploadFile, language: str | None) -> FileResult:
         """`place`: the request's admission (its jobs run in its order)."""
         code = self.validate_language(language)
         started = time.perf_counter()
-        result = await self.whisper.run(FILE_WORK, self._decode_and_transcribe, upload, code, order=place.order)
+        plan = await self.whisper.run(FILE_WORK, self._decode_and_plan, upload, code, order=place.order)
+        result = await self._transcribe(place, plan)
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels("parallel" if result.parallel else "sequential").observe(elapsed)
         return FileResult(_filename(upload), result, round(elapsed, 3))
@@ -130,10 +139,14 @@ class AsrService:
         code = self.validate_language(language)
         started = time.perf_counter()
         audio = await self.pool.run(FILE_WORK, self._decode_upload, upload, order=place.order)
-        transcription, turns = await results(
-            self.whisper.submit(FILE_WORK, _transcribe_words, audio, code, order=place.order),
-            self.diarizer.submit(FILE_WORK, _diarize, audio, count, order=place.order),
-        )
+        diarization = self.diarizer.submit(FILE_WORK, _diarize, audio, count, order=place.order)
+        try:
+            plan = await self.whisper.run(FILE_WORK, _plan_with_words, audio, code, order=place.order)
+            transcription = await self._transcribe(place, plan)
+        except BaseException:
+            diarization.future.cancel()
+            raise
+        (turns,) = await results(diarization)
         words = [w for segment in transcription.segments for w in segment.words]
         dialogues = await self.pool.run(
             FILE_WORK, build_dialogues, words, turns, self.settings.dialogue_max_pause_s, order=place.order
@@ -143,8 +156,8 @@ class AsrService:
         return FileResult(_filename(upload), transcription, round(elapsed, 3)), dialogues
 
 
-def _transcribe_words(transcriber: Transcriber, audio: np.ndarray, language: str | None) -> Transcription:
-    return transcriber.transcribe(audio, language, words=True)
+def _plan_with_words(transcriber: Transcriber, audio: np.ndarray, language: str | None) -> FilePlan:
+    return transcriber.plan(audio, language, words=True)
 
 
 def _diarize(diarizer: Diarizer, audio: np.ndarray, count: SpeakerCount) -> list[SpeakerTurn]:

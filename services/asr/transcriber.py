@@ -1,10 +1,10 @@
 """File transcription on a shared Whisper model: the original audio decoded as the raw engine
-decodes it, per language run, long files in pieces on several workers, with timestamps on the
-original timeline. Runs on a worker thread."""
+decodes it, per language run, long files in pieces that the service decodes as separate jobs on
+its workers, with timestamps on the original timeline. Every method blocks: run it off the event
+loop."""
 
 import itertools
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -53,7 +53,21 @@ class Transcription:
     duration: float
     language: str | None
     language_probability: float | None
-    parallel: bool  # decoded in pieces on several workers
+    parallel: bool  # decoded in pieces, on several workers when they are free
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """A file's audio and what `Transcriber.plan` found in it: Silero's speech segments, the
+    pieces to decode (language, sample span) and the main language."""
+
+    audio: np.ndarray
+    duration: float
+    speech: list[dict[str, int]]
+    pieces: list[tuple[str, tuple[int, int]]]
+    language: str | None
+    probability: float | None
+    words: bool
 
 
 @dataclass(frozen=True)
@@ -74,35 +88,51 @@ class Transcriber:
     def languages(self) -> frozenset[str]:
         return frozenset(self.model.supported_languages)
 
-    def transcribe(self, audio: np.ndarray, language: str | None, *, words: bool = False) -> Transcription:
-        """The original audio with its pauses, decoded as the raw engine decodes it (cutting pauses
-        out changes what Whisper hears, and words go missing), one language run at a time. A long
-        file is also cut in pauses into pieces of about one window, decoded in parallel on the
-        model's workers."""
+    def plan(self, audio: np.ndarray, language: str | None, *, words: bool = False) -> FilePlan:
+        """What to decode in a file: its speech (Silero), its language runs and the pieces they are
+        cut into. The original audio keeps its pauses and is decoded as the raw engine decodes it
+        (cutting pauses out changes what Whisper hears, and words go missing), one language run at
+        a time; a long file is also cut in pauses into pieces of about one window, each decoded
+        on its own (`decode_piece`), on as many of the model's workers as are free."""
         duration = round(audio.size / SAMPLE_RATE, 3)
         speech = get_speech_timestamps(audio, FILE_VAD)
         if not speech:
             # No voiced audio: nothing to decode, and nothing for Whisper to hallucinate.
-            return Transcription("", [], duration, language, None, parallel=False)
+            return FilePlan(audio, duration, speech, [], language, None, words)
         runs, main, probability = language_runs(self.model, audio, speech, language)
         pieces = [
             (run.language, piece)
             for run, span in zip(runs, run_spans(runs, audio.size), strict=True)
             for piece in cut_at_pauses(run.speech, span, int(CLIP_SECONDS * SAMPLE_RATE), MIN_CUT_PAUSE)
         ]
+        return FilePlan(audio, duration, speech, pieces, main, probability, words)
 
+    def decode_piece(self, plan: FilePlan, index: int) -> list[tuple[WhisperSegment, str]]:
+        """Piece `index` of the plan, its segments on the recording's timeline with their language."""
+        code, (start, end) = plan.pieces[index]
         # One window or less is decoded exactly as the raw engine decodes it: no second decode of a tail.
-        retries = 0 if len(pieces) == 1 else MAX_TAIL_RETRIES
+        retries = 0 if len(plan.pieces) == 1 else MAX_TAIL_RETRIES
+        decoded = self._decode_piece(plan.audio, code, start, end, plan.speech, plan.words, retries)
+        return [(seg, code) for seg in decoded]
 
-        def decode(job: tuple[str, tuple[int, int]]) -> list[tuple[WhisperSegment, str]]:
-            code, (start, end) = job
-            return [(seg, code) for seg in self._decode_piece(audio, code, start, end, speech, words, retries)]
+    def collect(self, plan: FilePlan, pieces: Iterable[list[tuple[WhisperSegment, str]]]) -> Transcription:
+        """The transcription of the plan's decoded pieces, in order."""
+        voiced = [(seg, code) for piece in pieces for seg, code in piece if not self._is_silence(seg)]
+        kept = [self._to_segment(index, seg, code, plan.duration) for index, (seg, code) in enumerate(voiced)]
+        return Transcription(
+            text=join_texts([(seg.text, code) for seg, code in voiced]),
+            segments=kept,
+            duration=plan.duration,
+            language=plan.language,
+            language_probability=None if plan.probability is None else round(plan.probability, 4),
+            parallel=len(plan.pieces) > 1,
+        )
 
-        if len(pieces) == 1:
-            return self._collect(decode(pieces[0]), duration, main, probability, parallel=False)
-        with ThreadPoolExecutor(min(len(pieces), self.settings.asr_workers), thread_name_prefix="asr-piece") as pool:
-            decoded = [seg for part in pool.map(decode, pieces) for seg in part]
-        return self._collect(decoded, duration, main, probability, parallel=True)
+    def transcribe(self, audio: np.ndarray, language: str | None, *, words: bool = False) -> Transcription:
+        """The whole file on this thread, piece after piece (the service decodes the pieces as jobs
+        of its budget instead)."""
+        plan = self.plan(audio, language, words=words)
+        return self.collect(plan, [self.decode_piece(plan, index) for index in range(len(plan.pieces))])
 
     def transcribe_utterance(
         self, audio: np.ndarray, language: str | None, context: TurnContext | None = None
@@ -195,27 +225,6 @@ class Transcriber:
             "no_speech_threshold": s.asr_no_speech_threshold,
             "log_prob_threshold": s.asr_log_prob_threshold,
         }
-
-    def _collect(
-        self,
-        segments: Iterable[tuple[WhisperSegment, str]],
-        duration: float,
-        language: str | None,
-        probability: float | None,
-        *,
-        parallel: bool,
-    ) -> Transcription:
-        voiced = [(seg, code) for seg, code in segments if not self._is_silence(seg)]
-        kept = [self._to_segment(index, seg, code, duration) for index, (seg, code) in enumerate(voiced)]
-        text = join_texts([(seg.text, code) for seg, code in voiced])
-        return Transcription(
-            text=text,
-            segments=kept,
-            duration=duration,
-            language=language,
-            language_probability=None if probability is None else round(probability, 4),
-            parallel=parallel,
-        )
 
     def _is_silence(self, seg: WhisperSegment) -> bool:
         s = self.settings
