@@ -1,8 +1,15 @@
-"""The tts service's app in process: an unreachable catalog is a retryable 503 on the OpenAI route and
-an error event on the socket, not a crash."""
+"""The tts service in process: an unreachable catalog is a retryable 503 on the OpenAI route and an
+error event on the socket, not a crash; syntheses past the gate are refused as busy."""
 
 from pathlib import Path
 
+import pytest
+
+from services.common.errors import ServiceBusy
+from services.tts.engines.base import Voice
+from services.tts.engines.loader import loaders
+from services.tts.service import TtsService
+from services.tts.settings import TtsSettings
 from tests.in_process import ServiceApp
 
 DEAD_CATALOG_URL = "http://127.0.0.1:8298"  # nothing listens there during the tests
@@ -19,3 +26,23 @@ def test_an_unreachable_catalog_is_a_retryable_503_not_a_crash(service_app: Serv
             ws.send_json({"target_text": "Good morning.", "language": "en"})
             event = ws.receive_json()
         assert event["type"] == "error" and "catalog is unreachable" in event["message"], event
+
+
+async def test_a_synthesis_past_the_gate_is_busy_before_any_work_and_a_finished_one_frees_its_place(
+    tmp_path: Path,
+) -> None:
+    """One worker, no queue: a synthesis holds its place until its last frame is out."""
+    settings = TtsSettings(tts_workers=1, tts_queue_size=0, data_dir=tmp_path, catalog_url=DEAD_CATALOG_URL)
+    tts = TtsService(settings)
+    tts.engines["espeak"].load(loaders(settings)["espeak"])
+    voice = Voice(engine="espeak", voice="en-us", language="en")
+    try:
+        first = tts.stream(["The first sentence is said.", "Then a second one."], voice)
+        assert await anext(first)  # its place is held while the client is still reading
+        with pytest.raises(ServiceBusy, match="tts is at capacity"):
+            await anext(tts.stream(["Hello."], voice))
+        assert b"".join([frame async for frame in first])  # the rest of the first synthesis
+        assert b"".join([frame async for frame in tts.stream(["Hello."], voice)])  # its place was freed
+    finally:
+        tts.pool.shutdown()
+        await tts.catalog.close()

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from services.tts.service import to_output_pcm
-from services.tts.text import MAX_PIECE_CHARS, sentences
+from services.tts.service import CLAUSE_PAUSE_S, shorten_final_pause, to_output_pcm
+from services.tts.text import MAX_PIECE_CHARS, ends_a_clause, sentences
 
 
 def test_sentences_split_latin_and_cjk_text() -> None:
@@ -18,6 +18,33 @@ def test_the_first_clause_is_said_on_its_own() -> None:
     assert sentences("Hello there, how are you? Fine.") == ["Hello there,", "how are you?", "Fine."]
     assert sentences("こんにちは、ご用件をどうぞ。") == ["こんにちは、", "ご用件をどうぞ。"]
     assert sentences("Hi, you.") == ["Hi, you."]  # too short a clause to be worth it
+
+
+def test_a_long_first_sentence_without_a_comma_starts_with_a_few_words_said_as_a_phrase() -> None:
+    assert sentences("The quick brown fox jumps over the lazy dog near the river bank. Yes.") == [
+        "The quick brown,",
+        "fox jumps over the lazy dog near the river bank.",
+        "Yes.",
+    ]
+    assert sentences("Your order shipped this morning.") == ["Your order shipped,", "this morning."]
+    assert sentences("Is it done now?") == ["Is it done now?"]  # too short to be worth a cut
+    assert sentences("Please hold: the line is busy.")[0] == "Please hold:"  # a mark of its own is kept
+    assert sentences("ご注文の商品は明日の午前中に届く予定です。") == [
+        "ご注文の商品は、",
+        "明日の午前中に届く予定です。",
+    ]
+    assert sentences("お電話ありがとうございます。") == ["お電話ありがとうございます。"]  # no particle to cut after
+    assert sentences("你好我能帮你什么吗？") == ["你好我能帮你什么吗？"]  # Chinese: clause marks only
+
+
+def test_a_piece_a_sentence_goes_on_after_keeps_a_short_pause() -> None:
+    rate = 22_050
+    speech = np.full(rate // 2, 0.3, dtype=np.float32)
+    piece = np.concatenate([speech, np.zeros(rate // 5, dtype=np.float32)])  # 200 ms of quiet after it
+    shortened = shorten_final_pause(piece, rate)
+    assert shortened.size == speech.size + int(CLAUSE_PAUSE_S * rate)
+    assert shorten_final_pause(speech, rate).size == speech.size  # no pause: nothing cut
+    assert ends_a_clause("The quick brown,") and ends_a_clause("今日は、") and not ends_a_clause("Done.")
 
 
 def test_long_sentences_are_cut_at_clause_marks() -> None:

