@@ -33,7 +33,19 @@ GPU_DEVICES = {
     "voice": {"SPEAKER_DEVICE", "ANTISPOOF_DEVICE", "SSAP_DEVICE"},
     "tts": {"F5TTS_DEVICE"},
 }
-SECRET_ENV = {"DATABASE_URL", "REDIS_URL", "LLM_API_KEY", "ICE_SERVERS", "TURN_SECRET", "HF_TOKEN"}
+SECRET_ENV = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LLM_API_KEY",
+    "ICE_SERVERS",
+    "TURN_SECRET",
+    "HF_TOKEN",
+    "SERVICE_TOKEN",
+    "ADMIN_API_KEY",
+}
+# Settings the chart sets on purpose to another value than the code's default: API keys are on in a
+# deployment, off for `make run`.
+DEPLOYED_DEFAULTS = {"AUTH_REQUIRED": True}
 
 PRODUCTION = {
     "services": {
@@ -66,6 +78,8 @@ SECRET_VALUES = {
     "REDIS_URL": "redis://:redis-Pa55word@redis.example.internal:6379/0",
     "LLM_API_KEY": "sk-test-llm-key-0123",
     "HF_TOKEN": "hf_test_token_4567",
+    "ADMIN_API_KEY": "vf_inlineadmin1_" + "S" * 43,
+    "SERVICE_TOKEN": "service-T0ken-89ab",
 }
 ICE_SERVERS = [{"urls": ["turn:turn.example.org:3478"], "username": "turnuser", "credential": "turn-Pa55word"}]
 INLINE_SECRETS = {
@@ -75,6 +89,8 @@ INLINE_SECRETS = {
         "redisUrl": SECRET_VALUES["REDIS_URL"],
         "llmApiKey": SECRET_VALUES["LLM_API_KEY"],
         "hfToken": SECRET_VALUES["HF_TOKEN"],
+        "adminApiKey": SECRET_VALUES["ADMIN_API_KEY"],
+        "serviceToken": SECRET_VALUES["SERVICE_TOKEN"],
         "iceServers": ICE_SERVERS,
     },
     "postgresql": {"enabled": False},
@@ -526,7 +542,8 @@ def test_values_env_defaults_are_the_settings_defaults(chart, monkeypatch):
         settings = cls(_env_file=None)
         for key in given:
             field = cls.model_fields[key.lower()]
-            assert getattr(settings, key.lower()) == field.get_default(call_default_factory=True), (service, key)
+            default = DEPLOYED_DEFAULTS.get(key, field.get_default(call_default_factory=True))
+            assert getattr(settings, key.lower()) == default, (service, key)
         for key in given:
             monkeypatch.delenv(key)
 

@@ -298,6 +298,8 @@ def secrets_schema() -> dict:
             "hfToken": {"type": "string"},
             "iceServers": {"type": "array", "items": ice_server},
             "turnSecret": {"type": "string"},
+            "adminApiKey": {"type": "string", "pattern": "^$|^vf_[0-9a-z]{12}_[A-Za-z0-9_-]{43}$"},
+            "serviceToken": {"type": "string"},
         }
     )
 

@@ -73,7 +73,7 @@ app.kubernetes.io/managed-by: {{ $root.Release.Service }}
 
 {{/* Settings that are secret: only ever read from the Secret (secretEnv), refused in any env map. */}}
 {{- define "voicefleet.secretEnvNames" -}}
-DATABASE_URL REDIS_URL LLM_API_KEY ICE_SERVERS TURN_SECRET HF_TOKEN POSTGRES_PASSWORD
+DATABASE_URL REDIS_URL LLM_API_KEY ICE_SERVERS TURN_SECRET HF_TOKEN POSTGRES_PASSWORD SERVICE_TOKEN ADMIN_API_KEY
 {{- end }}
 
 {{/* The in-cluster URL of a service of this release: (dict "root" $ "link" {service, scheme?, path?}) */}}
@@ -162,6 +162,25 @@ DATABASE_URL REDIS_URL LLM_API_KEY ICE_SERVERS TURN_SECRET HF_TOKEN POSTGRES_PAS
 {{- end }}
 {{- end }}
 
+{{/* A secret the chart makes when values give none, kept across upgrades: given, or read back from the
+     release's Secret, or generated once per render. (dict "root" $ "key" "SERVICE_TOKEN" "given" "" "new" "...") */}}
+{{- define "voicefleet.keptSecret" -}}
+{{- if .given }}
+{{- .given }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (include "voicefleet.fullname" .root) }}
+{{- $generated := printf "_generated_%s" .key }}
+{{- if and $existing $existing.data (hasKey $existing.data .key) }}
+{{- index $existing.data .key | b64dec }}
+{{- else }}
+{{- if not (hasKey .root.Values.secrets $generated) }}
+{{- $_ := set .root.Values.secrets $generated .new }}
+{{- end }}
+{{- index .root.Values.secrets $generated }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* The Secret's keys and values (plain text), as YAML. */}}
 {{- define "voicefleet.secretData" -}}
 {{- $s := .Values.secrets }}
@@ -189,6 +208,12 @@ ICE_SERVERS: {{ $s.iceServers | toJson | quote }}
 {{- if $s.turnSecret }}
 TURN_SECRET: {{ $s.turnSecret | quote }}
 {{- end }}
+{{- if and $s.adminApiKey (not (regexMatch "^vf_[0-9a-z]{12}_[A-Za-z0-9_-]{43}$" $s.adminApiKey)) }}
+{{- fail "secrets.adminApiKey must be vf_<12 of a-z0-9>_<43 of A-Za-z0-9_-> (python3 deploy/env_secrets.py makes one); empty: generated" }}
+{{- end }}
+{{- $adminKey := printf "vf_%s_%s" (randAlphaNum 12 | lower) (randAlphaNum 43) }}
+ADMIN_API_KEY: {{ include "voicefleet.keptSecret" (dict "root" . "key" "ADMIN_API_KEY" "given" $s.adminApiKey "new" $adminKey) | quote }}
+SERVICE_TOKEN: {{ include "voicefleet.keptSecret" (dict "root" . "key" "SERVICE_TOKEN" "given" $s.serviceToken "new" (randAlphaNum 43)) | quote }}
 {{- end }}
 
 {{/* Pods ------------------------------------------------------------------------------------------------- */}}
