@@ -17,8 +17,10 @@ report and a curl command that reproduces it. WebSocket routes are not in OpenAP
 tests/test_ws_fuzz.py sends them hostile frames.
 """
 
+import asyncio
 import io
 import json
+import os
 import socket
 import threading
 import wave
@@ -34,23 +36,27 @@ import requests
 import schemathesis
 import urllib3
 import uvicorn
+from aiortc import RTCPeerConnection
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.schemas import APIOperation
 
+from services.common.errors import ModelUnavailable, NotFound, install_error_handlers
 from tests.audio_files import read_mono, wav_bytes
 from tests.conftest import DATA, wait_until
 from tests.in_process import build_service_app, running_service
 
-pytestmark = pytest.mark.slow
-
 BASE_URL = "http://testserver"  # the TestClient's own
-MAX_EXAMPLES = 20  # generated requests per operation and mode: the whole file runs in about two minutes
+# Generated requests per operation and mode: the whole file runs in about two minutes. A deeper run:
+# SCHEMATHESIS_MAX_EXAMPLES=500 pytest tests/test_openapi_fuzz.py
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20"))
 DOCUMENTED_503_CODES = {"model_unavailable", "busy"}
 SERVICES = ("asr", "tts", "voice", "catalog", "voicechat", "webrtc")
 CATALOG_CLIENTS = {"tts", "webrtc"}  # they look speakers up in a catalog, served here on a port of its own
@@ -161,8 +167,12 @@ def known_values(name: str, client: TestClient, catalog_url: str | None) -> dict
         collection = client.post("/api/collections", json={"name": "Fuzz", "user_id": "default", "langs": langs})
         assert collection.status_code == 200, collection.text
         return {"speaker_id": [s["id"] for s in speakers], "collection_id": [collection.json()["id"]]}
-    if name == "tts":
-        return {"voice": [s["id"] for s in httpx.get(f"{catalog_url}/api/speakers").json()["speakers"]]}
+    if name in CATALOG_CLIENTS:
+        speakers = [s["id"] for s in httpx.get(f"{catalog_url}/api/speakers").json()["speakers"]]
+        if name == "tts":
+            return {"voice": speakers}
+        # an offer a browser would send, so that offers get past the SDP check
+        return {"sdp": [asyncio.run(offer_sdp())], "speaker_id": speakers}
     if name == "voice":
         speech = (DATA / "asr/sb_spk2_snt2.wav").read_bytes()
         registered = client.post(
@@ -171,6 +181,14 @@ def known_values(name: str, client: TestClient, catalog_url: str | None) -> dict
         assert registered.status_code == 200, registered.text
         return {"speaker_id": [registered.json()["speaker_id"]]}
     return {}
+
+
+async def offer_sdp() -> str:
+    peer = RTCPeerConnection()
+    peer.addTransceiver("audio", direction="sendrecv")
+    await peer.setLocalDescription(await peer.createOffer())
+    await peer.close()
+    return peer.localDescription.sdp
 
 
 def file_fields(api: dict, operation: APIOperation) -> dict[str, bool]:
@@ -226,16 +244,17 @@ def fuzz(
     one()
 
 
-def test_no_server_errors(service: tuple[TestClient, dict[str, list[str]]], request: pytest.FixtureRequest) -> None:
-    name = request.node.callspec.params["service"]
-    client, known = service
+def fuzz_all(
+    client: TestClient, known: dict[str, list[str]], audio: list[bytes | None]
+) -> tuple[list[str], Counter, dict[str, str]]:
+    """Every operation of the app's OpenAPI, valid and invalid requests: the operations, the statuses
+    per operation, and the failures (operation → Schemathesis's report)."""
     document = client.get("/openapi.json").json()
     api = schemathesis.openapi.from_dict(document)
     # deletions last, so that the other operations find the known speakers and collections
     operations = sorted((result.ok() for result in api.get_all_operations()), key=lambda op: op.method == "delete")
     statuses: Counter = Counter()
-    audio = audio_samples()
-    failures = []
+    failures = {}
     with requests.Session() as session:
         session.mount("http://", InProcessAdapter(client))
         for operation in operations:
@@ -244,11 +263,52 @@ def test_no_server_errors(service: tuple[TestClient, dict[str, list[str]]], requ
                     fuzz(operation, mode, session, file_fields(document, operation), audio, known, statuses)
                 except Unsatisfiable:  # no request breaks this schema (no parameters, a free-form path string)
                     assert mode is GenerationMode.NEGATIVE, operation.label
-                except Exception as exc:  # a 5xx (Schemathesis's report and curl), or a request not sent
-                    failures.append(f"{operation.label}, {mode.value} cases: {exc}")
-    record(name, [operation.label for operation in operations], statuses, len(failures))
-    assert {"GET /healthz", "GET /readyz"} <= {operation.label for operation in operations}
-    assert not failures, "\n\n".join(failures)
+                except (FailureGroup, Exception) as exc:  # a 5xx (Schemathesis's report, curl), a request not sent
+                    failures[f"{operation.label}, {mode.value} cases"] = str(exc)
+    return [operation.label for operation in operations], statuses, failures
+
+
+@pytest.mark.slow
+def test_no_server_errors(service: tuple[TestClient, dict[str, list[str]]], request: pytest.FixtureRequest) -> None:
+    client, known = service
+    operations, statuses, failures = fuzz_all(client, known, audio_samples())
+    record(request.node.callspec.params["service"], operations, statuses, len(failures))
+    assert {"GET /healthz", "GET /readyz"} <= set(operations)
+    assert not failures, "\n\n".join(f"{where}: {report}" for where, report in failures.items())
+
+
+def test_the_check_fails_on_a_500_and_an_undocumented_503_only() -> None:
+    """The harness itself, on an app of its own: a crash and a bare 503 are failures; a model that is
+    loading (the fleet's 503) and a 4xx are not."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/crash")
+    async def crash(n: int = 0) -> dict:
+        raise RuntimeError(f"a bug at {n}")
+
+    @app.get("/loading")
+    async def loading() -> dict:
+        raise ModelUnavailable("the model is still loading; retry shortly")
+
+    @app.get("/bare-503")
+    async def bare_503() -> JSONResponse:
+        return JSONResponse({"detail": "down"}, status_code=503)
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict:
+        raise NotFound(f"no item {item_id}")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        operations, statuses, failures = fuzz_all(client, {}, [None])
+    assert set(operations) == {"GET /crash", "GET /loading", "GET /bare-503", "GET /items/{item_id}"}
+    assert set(failures) == {
+        "GET /crash, positive cases",
+        "GET /crash, negative cases",
+        "GET /bare-503, positive cases",
+    }
+    assert "Server error" in failures["GET /crash, positive cases"], failures
+    assert statuses["GET /loading 503"] > 0 and statuses["GET /items/{item_id} 404"] > 0, statuses
 
 
 def record(name: str, operations: list[str], statuses: Counter, failures: int) -> None:
