@@ -31,6 +31,7 @@ async def hello() -> dict[str, str]:
 def app_client(**settings: object) -> httpx.AsyncClient:
     app = create_app(
         service="limits-test",
+        scope="asr",
         settings=ServiceSettings(**settings),
         routers=[router],
         readiness=lambda: (True, {}),
