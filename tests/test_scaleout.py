@@ -1,7 +1,9 @@
 """Every service at two replicas behind a Traefik of its own, sharing real PostgreSQL and Redis: nothing a
 request needs lives in one process. Voice prints registered on one voice replica verify on the other; a
 WebRTC offer answered by one webrtc replica takes ICE candidates on the other; per-client limits count
-across replicas; and with one replica of each killed, requests through the gateway still succeed."""
+across replicas; and with one replica of each killed, requests through the gateway still succeed: the gateway
+sends a request a dead replica refused to the other one, and never resends one a replica received
+(tests/test_durability.py), so a registration after the kill makes one voice print, not two."""
 
 import asyncio
 import json
@@ -228,6 +230,13 @@ async def test_with_one_replica_of_each_killed_requests_still_succeed(
         assert verified.status_code == 200, verified.text
         assert verified.json()["results"][0]["verdict"] == "ACCEPT"
         assert (await through_gateway.get("/ice-servers")).status_code == 200
+    names = [f"after the kill {i}" for i in range(2)]  # round robin: one of them is refused by the dead replica first
+    for name in names:
+        form = {"name": name, "description": "after"}
+        response = await through_gateway.post("/voice/register", files={"file": clip(REFERENCE)}, data=form)
+        assert response.status_code == 200, response.text
+    listed = [s["name"] for s in (await through_gateway.get("/voice/speakers")).json()["speakers"]]
+    assert [listed.count(name) for name in names] == [1, 1], listed
     caller = CallerPeer()
     try:
         answer = await caller.call(through_gateway, language="en")
