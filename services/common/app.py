@@ -1,5 +1,6 @@
 """The one skeleton every service is built on: settings, logging, middleware, health and metrics."""
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -15,6 +16,7 @@ from services.common.logging import configure_logging
 from services.common.middleware import MetricsMiddleware, RequestIdMiddleware
 from services.common.settings import ServiceSettings
 
+logger = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 ReadinessCheck = Callable[[], tuple[bool, dict[str, object]]]
 
@@ -47,6 +49,8 @@ def create_app(
         limits = ClientLimits(service, settings.rate_limit_per_minute, settings.max_client_sessions, settings.redis_url)
     if verifier is None and settings.auth_required:
         verifier = HttpKeyVerifier.connect(settings.auth_verify_url, settings.auth_cache_s)
+    if settings.auth_required and settings.service_token is None:
+        logger.warning("AUTH_REQUIRED without SERVICE_TOKEN: a call between services needs the callee's scope")
 
     @asynccontextmanager
     async def lifespan_then_close_clients(app: FastAPI) -> AsyncIterator[None]:
