@@ -9,11 +9,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import alembic.command
 import alembic.config
 import httpx
+import numpy as np
 import pytest
 import sqlalchemy
 from websockets.sync.server import ServerConnection, serve
@@ -22,7 +24,9 @@ from tests.audio_files import read_mono, wav_bytes
 from tests.conftest import DATA, REPO, manifest, wait_until
 from tests.in_process import ServiceApp
 from tests.processes import service_process
+from tests.streaming import audio_message
 from tests.voice import clip, trials
+from tests.word_recall import load
 
 pytestmark = pytest.mark.service  # apps in process, and a catalog process of this module's own
 ADMIN_KEY = "vf_tenancyadm01_" + "T" * 43
@@ -293,6 +297,54 @@ def test_a_voice_chat_session_calls_the_configured_asr_with_its_key(service_app:
         clients.close()
     assert configured.authorizations == [t.alice["Authorization"]]
     assert clients.authorizations == [None]  # a client's own URL never gets the key
+
+
+class ProfileRecorder(ThreadingHTTPServer):
+    """A stand-in voice service: keeps the Authorization header of each POST /voice/profile and answers
+    422 (too little voiced audio: no ssap event, no error)."""
+
+    def __init__(self) -> None:
+        self.authorizations: list[str | None] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                recorder.authorizations.append(self.headers.get("Authorization"))
+                body = json.dumps({"detail": "too little voiced audio", "code": "invalid_input"}).encode()
+                self.send_response(422)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_an_asr_stream_profiles_its_turns_with_the_callers_key(service_app: ServiceApp, tmp_path: Path) -> None:
+    voice = ProfileRecorder()
+    turn = np.concatenate([load("asr/sb_spk1_snt1.wav"), np.zeros(16_000, np.float32)])
+    try:
+        with (
+            tenant_catalog(tmp_path) as t,
+            service_app("asr", tmp_path / "asr", **t.env(VOICE_URL=voice.url)) as asr,
+            asr.websocket_connect("/ws/transcribe/vad?ssap=true", headers=t.alice) as ws,
+        ):
+            for offset in range(0, turn.size, 1600):  # 100 ms chunks
+                ws.send_text(audio_message(turn[offset : offset + 1600]))
+            ws.send_text(json.dumps({"type": "end"}))
+            events = []
+            while (message := ws.receive())["type"] != "websocket.close":
+                events.append(json.loads(message["text"]))
+    finally:
+        voice.shutdown()
+    assert [e["type"] for e in events] and not [e for e in events if e["type"] == "error"], events
+    assert voice.authorizations == [t.alice["Authorization"]]
 
 
 def test_the_references_collection_snippets_work_with_keys_off(service_app: ServiceApp, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from starlette.websockets import WebSocket
 from services.asr.dependencies import AsrDep
 from services.asr.streaming.session import StreamOptions, StreamSession
 from services.asr.streaming.turns import TurnSettings
+from services.common.auth import IdentityDep, forward_headers
 from services.common.errors import ApiError, ServiceBusy
 from services.common.protocols.base import ErrorEvent
 
@@ -22,7 +23,7 @@ class StreamQuery(BaseModel):
 
 
 @router.websocket("/ws/transcribe/vad")
-async def transcribe_stream(ws: WebSocket, asr: AsrDep) -> None:
+async def transcribe_stream(ws: WebSocket, asr: AsrDep, identity: IdentityDep) -> None:
     s = asr.settings
     await ws.accept()
     try:
@@ -60,6 +61,7 @@ async def transcribe_stream(ws: WebSocket, asr: AsrDep) -> None:
         ssap_early_s=max(s.ssap_turn_voiced_s, s.ssap_min_voiced_s),
         ssap_min_s=s.ssap_min_voiced_s,
         ssap_drain_s=s.ssap_timeout_s,
+        on_behalf=forward_headers(identity, s),
     )
     with place:
         await StreamSession(ws, asr.stream_scheduler, asr.voice_profiles, options).run()

@@ -3,7 +3,7 @@ in a task of its own, so a transcript never waits for a profile."""
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 import numpy as np
@@ -30,11 +30,13 @@ class VoiceProfiles:
         self.url = f"{voice_url.rstrip('/')}/voice/profile"
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
-    async def profile(self, audio: np.ndarray) -> dict[str, dict[str, float]] | None:
-        """The properties of `audio`'s voice; None when the voice service finds too little voiced audio."""
+    async def profile(self, audio: np.ndarray, on_behalf: Mapping[str, str]) -> dict[str, dict[str, float]] | None:
+        """The properties of `audio`'s voice, asked with the stream's caller's headers (`on_behalf`: its
+        key); None when the voice service finds too little voiced audio."""
         wav = wav_bytes(to_pcm16(audio), RATE)
+        files = {"file": ("turn.wav", wav, "audio/wav")}
         try:
-            response = await self._client.post(self.url, files={"file": ("turn.wav", wav, "audio/wav")})
+            response = await self._client.post(self.url, files=files, headers=on_behalf)
         except httpx.HTTPError as exc:
             raise ProfilerUnavailable(f"voice service unreachable ({type(exc).__name__})") from exc
         if response.status_code == 422:
@@ -64,8 +66,10 @@ class TurnProfiler:
         send: Callable[[WireEvent], Awaitable[None]],
         early_s: float,
         min_s: float,
+        on_behalf: Mapping[str, str],
     ) -> None:
         self.profiles = profiles
+        self.on_behalf = on_behalf
         self.send = send
         self.early_s = early_s
         self.min_s = min_s
@@ -89,7 +93,7 @@ class TurnProfiler:
 
     async def _profile(self, audio: np.ndarray) -> None:
         try:
-            properties = await self.profiles.profile(audio)
+            properties = await self.profiles.profile(audio, self.on_behalf)
         except ProfilerUnavailable as exc:
             logger.warning("ssap: %s", exc)
             if not self._failing:  # once per outage, not once per turn
