@@ -16,6 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from services.catalog import keys as keys_cli
 from services.common.auth import ANONYMOUS, Identity, parse_scopes, take_query_key
+from services.common.auth_client import HttpKeyVerifier
 from services.common.db import async_database_url, create_engine
 from services.common.errors import Forbidden
 from services.common.logging import configure_logging
@@ -237,3 +238,29 @@ def test_query_keys_never_reach_the_logs(tmp_path: Path, catalog_process: str, c
     access.info('%s - "%s %s HTTP/%s" %d', "1.2.3.4", "GET", f"/api/speakers?api_key={key}&language=en", "1.1", 429)
     err = capfd.readouterr().err
     assert "/api/speakers?api_key=[redacted]&language=en" in err and key not in err
+
+
+async def test_the_verifier_asks_once_for_requests_that_arrive_together_and_caches_the_answer() -> None:
+    asked: list[str] = []
+    release = asyncio.Event()
+
+    async def catalog(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["key"])
+        await release.wait()
+        return httpx.Response(200, json={"key_id": "abcdef012345", "user_id": "hana", "scopes": ["tts", "root"]})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(catalog))
+    verifier = HttpKeyVerifier(http, "http://catalog/internal/auth/verify", cache_s=0.2)
+    key = "vf_abcdef012345_" + "h" * 43
+    waiting = [asyncio.create_task(verifier.verify(key)) for _ in range(20)]
+    await asyncio.sleep(0.05)
+    release.set()
+    identities = await asyncio.gather(*waiting)
+    assert len(asked) == 1 and {i.user_id for i in identities} == {"hana"}
+    assert identities[0].scopes == {"tts"}  # a scope the fleet does not know is dropped
+    await verifier.verify(key)
+    assert len(asked) == 1  # cached
+    await asyncio.sleep(0.25)
+    await verifier.verify(key)
+    assert len(asked) == 2  # asked again once AUTH_CACHE_S is over
+    await verifier.close()

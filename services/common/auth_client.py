@@ -1,6 +1,8 @@
 """Key verification over HTTP, for every service but the catalog: `POST AUTH_VERIFY_URL` with the key,
-answers reused for `AUTH_CACHE_S` (so a revocation reaches a service within that time)."""
+answers reused for `AUTH_CACHE_S` (so a revocation reaches a service within that time); requests with the same
+key that arrive while it is being asked about wait for that one answer."""
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
@@ -31,6 +33,7 @@ class HttpKeyVerifier:
         self._url = url
         self._cache_s = cache_s
         self._cache: OrderedDict[str, tuple[float, Identity | None]] = OrderedDict()
+        self._asking: dict[str, asyncio.Task[Identity | None]] = {}
 
     @classmethod
     def connect(cls, url: str, cache_s: float) -> "HttpKeyVerifier":
@@ -46,13 +49,22 @@ class HttpKeyVerifier:
         cached = self._cache.get(digest)
         if cached is not None and time.monotonic() < cached[0]:
             return cached[1]
-        identity = await self._ask(key)
+        asking = self._asking.get(digest)
+        if asking is None:
+            asking = self._asking[digest] = asyncio.ensure_future(self._ask(key))
+            asking.add_done_callback(lambda task: self._asked(digest, task))
+        identity = await asyncio.shield(asking)  # a cancelled request leaves the answer to the others
         if self._cache_s > 0:
             self._cache.pop(digest, None)
             if len(self._cache) >= MAX_CACHED_KEYS:
                 self._cache.popitem(last=False)
             self._cache[digest] = (time.monotonic() + self._cache_s, identity)
         return identity
+
+    def _asked(self, digest: str, task: asyncio.Task[Identity | None]) -> None:
+        self._asking.pop(digest, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here too: every request that waited for it may have been cancelled
 
     async def _ask(self, key: str) -> Identity | None:
         try:
