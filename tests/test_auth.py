@@ -15,7 +15,7 @@ from sqlalchemy import text
 from starlette.websockets import WebSocketDisconnect
 
 from services.catalog import keys as keys_cli
-from services.common.auth import ANONYMOUS, Identity, parse_scopes, take_query_key
+from services.common.auth import ANONYMOUS, Identity, find_key, parse_scopes, take_query_key
 from services.common.auth_client import HttpKeyVerifier
 from services.common.db import async_database_url, create_engine
 from services.common.errors import Forbidden
@@ -143,6 +143,19 @@ def test_identity_rules() -> None:
         parse_scopes("asr,root")
     scope = {"query_string": b"language=en&api_key=vf_secret&user_id=a%20b"}
     assert take_query_key(scope) == "vf_secret" and scope["query_string"] == b"language=en&user_id=a+b"
+
+
+def test_where_a_key_is_found() -> None:
+    def scope(headers: dict[str, str], query: bytes = b"", protocols: tuple[str, ...] = ()) -> dict:
+        raw = [(name.encode(), value.encode()) for name, value in headers.items()]
+        return {"type": "websocket", "headers": raw, "query_string": query, "subprotocols": list(protocols)}
+
+    both = scope({"authorization": "Bearer vf_header"}, b"api_key=vf_query", ("voicefleet", "voicefleet.key.vf_proto"))
+    assert find_key(both) == "vf_header" and both["query_string"] == b""  # the query key is taken out anyway
+    assert find_key(scope({}, b"api_key=vf_query", ("voicefleet.key.vf_proto",))) == "vf_query"
+    assert find_key(scope({}, b"", ("voicefleet", "voicefleet.key.vf_proto"))) == "vf_proto"
+    assert find_key(scope({"authorization": "Basic dTpw"})) is None  # only Bearer carries a key
+    assert find_key(scope({"authorization": "bearer  vf_lower "})) == "vf_lower"
 
 
 @pytest.fixture
