@@ -16,6 +16,7 @@ import pytest
 import websockets
 from starlette.testclient import WebSocketTestSession
 
+from services.asr.models import available_cpus
 from tests.audio_files import wav_bytes
 from tests.conftest import DATA, wait_until
 from tests.in_process import ServiceApp
@@ -225,3 +226,26 @@ def test_a_diarization_model_that_cannot_load_is_reported_and_transcribe_still_w
         assert "diarization unavailable" in diarized.json()["detail"]
         plain = client.post("/transcribe", files={"file": JFK})
         assert plain.status_code == 200 and "country" in plain.json()["text"]
+
+
+def solo_decodes(client: httpx.Client) -> float:
+    found = re.search(r'^asr_inference_seconds_count\{mode="solo"\} (\S+)$', client.get("/metrics").text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.skipif(available_cpus() < 2, reason="a solo model needs more than one CPU")
+def test_a_lone_request_is_decoded_with_every_cpu_and_reads_the_same(service_app: ServiceApp, tmp_path: Path) -> None:
+    """Nothing else on the model: the solo copy (every CPU thread) decodes it, to the same text as a
+    worker with one thread; with ASR_SOLO_THREADS=1 no copy is loaded."""
+    with service_app("asr", tmp_path) as client:
+        assert client.get("/readyz").json()["solo_threads"] == available_cpus()
+        before = solo_decodes(client)
+        solo = client.post("/transcribe", files={"file": JFK}, data={"language": "en"})
+        assert solo.status_code == 200, solo.text
+        assert solo_decodes(client) == before + 1
+    with service_app("asr", tmp_path, ASR_SOLO_THREADS="1") as client:
+        assert client.get("/readyz").json()["solo_threads"] == 0
+        before = solo_decodes(client)
+        one_thread = client.post("/transcribe", files={"file": JFK}, data={"language": "en"})
+        assert solo_decodes(client) == before
+    assert normalize(solo.json()["text"]) == normalize(one_thread.json()["text"])

@@ -236,3 +236,17 @@ async def test_after_shutdown_work_is_refused_as_busy() -> None:
     budget.shutdown()
     with pytest.raises(ServiceBusy, match="shutting down"):
         await budget.run(FILE, lambda: None)
+
+
+async def test_a_lane_is_idle_only_when_nothing_runs_or_waits_there(blocker: Blocker) -> None:
+    budget = Budget("test", {"files": 1, "streams": 1})
+    assert budget.idle("files", "streams")
+    running = budget.submit(FILE, blocker.work, "file 1")
+    waiting = budget.submit(FILE, blocker.work, "file 2")
+    await settle()
+    assert not budget.idle("files") and budget.idle("streams")
+    blocker.release.set()
+    await results(running, waiting)
+    await settle()
+    assert budget.idle("files", "streams")
+    budget.shutdown()

@@ -3,6 +3,7 @@
 import hashlib
 import importlib.util
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -144,7 +145,26 @@ def pick_device(settings: AsrSettings) -> tuple[str, str]:
     return device, compute_type
 
 
-def load_whisper(settings: AsrSettings) -> WhisperModel:
+def available_cpus() -> int:
+    """The CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota (a container's limit)."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+    except (OSError, ValueError):
+        return cpus
+    return cpus if quota == "max" else max(1, min(cpus, int(quota) // int(period)))
+
+
+def solo_threads(settings: AsrSettings) -> int:
+    """Threads of the solo model (0: none): on CPU, when it would have more than a worker's."""
+    if pick_device(settings)[0] != "cpu":
+        return 0
+    threads = settings.asr_solo_threads or available_cpus()
+    return threads if threads > max(1, settings.asr_cpu_threads) else 0
+
+
+def load_whisper(settings: AsrSettings, *, threads: int | None = None, workers: int | None = None) -> WhisperModel:
+    """The configured model; `threads` and `workers` default to ASR_CPU_THREADS and ASR_WORKERS."""
     path = resolve_model_path(settings)
     device, compute_type = pick_device(settings)
     token = settings.hf_token.get_secret_value() if settings.hf_token else None
@@ -153,8 +173,8 @@ def load_whisper(settings: AsrSettings) -> WhisperModel:
             path,
             device=device,
             compute_type=compute_type,
-            cpu_threads=settings.asr_cpu_threads,
-            num_workers=settings.asr_workers,
+            cpu_threads=settings.asr_cpu_threads if threads is None else threads,
+            num_workers=settings.asr_workers if workers is None else workers,
             download_root=str(settings.model_cache_dir / "hub"),
             use_auth_token=token,
         )
@@ -166,10 +186,10 @@ def load_whisper(settings: AsrSettings) -> WhisperModel:
         ) from exc
 
 
-def load_asr_model(settings: AsrSettings) -> WhisperModel:
+def load_asr_model(settings: AsrSettings, *, threads: int | None = None, workers: int | None = None) -> WhisperModel:
     """Load the configured Whisper model and warm it up with one short decode, so the first
     request does not pay for lazy initialisation."""
-    model = load_whisper(settings)
+    model = load_whisper(settings, threads=threads, workers=workers)
     noise = np.random.default_rng(0).normal(0, 0.01, 16_000).astype(np.float32)
     segments, _ = model.transcribe(noise, language="en", beam_size=1, vad_filter=False)
     for _ in segments:

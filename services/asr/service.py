@@ -13,7 +13,7 @@ from prometheus_client import Histogram
 from services.asr.dialogues import Dialogue, build_dialogues
 from services.asr.diarization.base import Diarizer, SpeakerCount, SpeakerTurn
 from services.asr.diarization.loader import load_diarizer
-from services.asr.models import load_asr_model, pick_device
+from services.asr.models import load_asr_model, pick_device, solo_threads
 from services.asr.settings import AsrSettings
 from services.asr.short_context import TurnContext
 from services.asr.streaming.scheduler import STREAM_LANE, VAD_LANE, DecodeScheduler
@@ -46,6 +46,7 @@ class AsrService:
     def __init__(self, settings: AsrSettings) -> None:
         self.settings = settings
         self.device, _ = pick_device(settings)
+        self.solo_threads = solo_threads(settings)
         # Whisper runs `asr_workers` decodes at once (its CTranslate2 replicas); files and streams have
         # threads of their own, so a long file never holds a stream's final, whose calls interleave with
         # the file's window by window inside the model.
@@ -70,14 +71,24 @@ class AsrService:
         threading.Thread(target=self._load_models, name="asr-model-loader", daemon=True).start()
 
     def _load_models(self) -> None:
-        self.whisper.load(lambda: Transcriber(load_asr_model(self.settings), self.settings))
+        self.whisper.load(self._load_transcriber)
         # A bad DIARIZATION_MODEL is reported by its endpoint; it does not take /transcribe down.
         self.diarizer.load(lambda: load_diarizer(self.settings, self.device))
+
+    def _load_transcriber(self) -> Transcriber:
+        threads = self.solo_threads
+        solo = load_asr_model(self.settings, threads=threads, workers=1) if threads else None
+        return Transcriber(load_asr_model(self.settings), self.settings, solo)
 
     def status(self) -> tuple[bool, dict[str, object]]:
         """Ready once Whisper is loaded and the diarizer has loaded or failed."""
         ready = self.whisper.value is not None and self.diarizer.settled
-        details = {**self.whisper.status(), "device": self.device, "diarization": self.diarizer.status()}
+        details = {
+            **self.whisper.status(),
+            "device": self.device,
+            "solo_threads": self.solo_threads,
+            "diarization": self.diarizer.status(),
+        }
         return ready, details
 
     def validate_language(self, language: str | None) -> str | None:
@@ -111,14 +122,16 @@ class AsrService:
 
     async def _transcribe(self, place: Place, plan: FilePlan) -> Transcription:
         """The plan's pieces, each a job of the request (a long file's pieces run on every free file
-        thread, in the request's turn), put together on the loop (a linear pass)."""
+        thread, in the request's turn), put together on the loop (a linear pass). A lone piece while
+        nothing else runs on the model is decoded on the solo model, with every CPU thread."""
+        solo = len(plan.pieces) == 1 and self.pool.idle(FILE_LANE, STREAM_LANE)
         pieces = await results(
             *(
-                self.whisper.submit(FILE_WORK, Transcriber.decode_piece, plan, index, order=place.order)
+                self.whisper.submit(FILE_WORK, _decode_piece, plan, index, solo, order=place.order)
                 for index in range(len(plan.pieces))
             )
         )
-        return self.whisper.get().collect(plan, pieces)
+        return self.whisper.get().collect(plan, pieces, solo=solo)
 
     async def transcribe_upload(self, place: Place, upload: UploadFile, language: str | None) -> FileResult:
         """`place`: the request's admission (its jobs run in its order)."""
@@ -127,7 +140,7 @@ class AsrService:
         plan = await self.whisper.run(FILE_WORK, self._decode_and_plan, upload, code, order=place.order)
         result = await self._transcribe(place, plan)
         elapsed = time.perf_counter() - started
-        INFERENCE_SECONDS.labels("parallel" if result.parallel else "sequential").observe(elapsed)
+        INFERENCE_SECONDS.labels(result.mode).observe(elapsed)
         return FileResult(_filename(upload), result, round(elapsed, 3))
 
     async def transcribe_speakers(
@@ -154,6 +167,10 @@ class AsrService:
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels("diarized").observe(elapsed)
         return FileResult(_filename(upload), transcription, round(elapsed, 3)), dialogues
+
+
+def _decode_piece(transcriber: Transcriber, plan: FilePlan, index: int, solo: bool) -> list:
+    return transcriber.decode_piece(plan, index, solo=solo)
 
 
 def _plan_with_words(transcriber: Transcriber, audio: np.ndarray, language: str | None) -> FilePlan:

@@ -18,6 +18,14 @@ class AsrSettings(ServiceSettings):
     )
     asr_compute_type: str = Field("auto", description="CTranslate2 compute type; `auto`: float16 on CUDA, int8 on CPU.")
     asr_cpu_threads: int = Field(1, ge=0, description="Threads per decode on CPU (0: CTranslate2's default).")
+    asr_solo_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Threads of a second copy of the model for a file decoded while nothing else runs on "
+        "it (CPU only), so a lone request uses the machine. 0: the CPUs the process may use (affinity, "
+        "cgroup quota); no copy is loaded when that is not more than ASR_CPU_THREADS.",
+    )
     asr_workers: int = Field(
         2,
         ge=1,

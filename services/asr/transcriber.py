@@ -53,7 +53,7 @@ class Transcription:
     duration: float
     language: str | None
     language_probability: float | None
-    parallel: bool  # decoded in pieces, on several workers when they are free
+    mode: str  # "parallel": in pieces, on several workers when free; "solo": on the solo model; "sequential"
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,11 @@ class UtteranceText:
 class Transcriber:
     """Owns the decoding policy; `transcribe` is blocking and must run off the event loop."""
 
-    def __init__(self, model: WhisperModel, settings: AsrSettings) -> None:
+    def __init__(self, model: WhisperModel, settings: AsrSettings, solo: WhisperModel | None = None) -> None:
         self.model = model
         self.settings = settings
+        # The same weights with every CPU thread, for a piece decoded while nothing else runs on the model.
+        self.solo = solo
 
     @property
     def languages(self) -> frozenset[str]:
@@ -107,16 +109,20 @@ class Transcriber:
         ]
         return FilePlan(audio, duration, speech, pieces, main, probability, words)
 
-    def decode_piece(self, plan: FilePlan, index: int) -> list[tuple[WhisperSegment, str]]:
-        """Piece `index` of the plan, its segments on the recording's timeline with their language."""
+    def decode_piece(self, plan: FilePlan, index: int, *, solo: bool = False) -> list[tuple[WhisperSegment, str]]:
+        """Piece `index` of the plan, its segments on the recording's timeline with their language;
+        `solo`: on the model with every CPU thread (when the caller knows nothing else runs)."""
         code, (start, end) = plan.pieces[index]
         # One window or less is decoded exactly as the raw engine decodes it: no second decode of a tail.
         retries = 0 if len(plan.pieces) == 1 else MAX_TAIL_RETRIES
-        decoded = self._decode_piece(plan.audio, code, start, end, plan.speech, plan.words, retries)
+        model = self.solo if solo and self.solo is not None else self.model
+        decoded = self._decode_piece(model, plan.audio, code, start, end, plan.speech, plan.words, retries)
         return [(seg, code) for seg in decoded]
 
-    def collect(self, plan: FilePlan, pieces: Iterable[list[tuple[WhisperSegment, str]]]) -> Transcription:
-        """The transcription of the plan's decoded pieces, in order."""
+    def collect(
+        self, plan: FilePlan, pieces: Iterable[list[tuple[WhisperSegment, str]]], *, solo: bool = False
+    ) -> Transcription:
+        """The transcription of the plan's decoded pieces, in order (`solo`: asked of the solo model)."""
         voiced = [(seg, code) for piece in pieces for seg, code in piece if not self._is_silence(seg)]
         kept = [self._to_segment(index, seg, code, plan.duration) for index, (seg, code) in enumerate(voiced)]
         return Transcription(
@@ -125,7 +131,7 @@ class Transcriber:
             duration=plan.duration,
             language=plan.language,
             language_probability=None if plan.probability is None else round(plan.probability, 4),
-            parallel=len(plan.pieces) > 1,
+            mode="parallel" if len(plan.pieces) > 1 else "solo" if solo and self.solo else "sequential",
         )
 
     def transcribe(self, audio: np.ndarray, language: str | None, *, words: bool = False) -> Transcription:
@@ -183,6 +189,7 @@ class Transcriber:
 
     def _decode_piece(
         self,
+        model: WhisperModel,
         audio: np.ndarray,
         language: str,
         start: int,
@@ -195,7 +202,7 @@ class Transcriber:
         on the recording's timeline. Whisper sometimes ends its transcript early and skips the rest
         of the window; speech that Silero hears after the last decoded segment is decoded again
         from the pause before it, so that it is not lost."""
-        segments, _ = self.model.transcribe(
+        segments, _ = model.transcribe(
             audio[start:end],
             condition_on_previous_text=False,
             vad_filter=False,
@@ -215,7 +222,7 @@ class Transcriber:
         if restart <= start:
             return decoded
         kept = [seg for seg in decoded if seg.start * SAMPLE_RATE < restart]
-        return kept + self._decode_piece(audio, language, restart, end, speech, words, retries - 1)
+        return kept + self._decode_piece(model, audio, language, restart, end, speech, words, retries - 1)
 
     def _decode_options(self, language: str | None) -> dict[str, object]:
         s = self.settings

@@ -126,6 +126,16 @@ class Budget:
     async def run(self, kind: JobKind, fn: Callable[..., T], *args: object, order: int | None = None) -> T:
         return await self.submit(kind, fn, *args, order=order).future
 
+    def idle(self, *lanes: str) -> bool:
+        """Nothing runs or waits on these lanes."""
+        return not any(
+            self._running[lane].total()
+            or any(
+                priority == job.kind.priority and not job.future.done() for priority, _, _, job in self._waiting[lane]
+            )
+            for lane in lanes
+        )
+
     def promote(self, job: Job, kind: JobKind) -> None:
         """Move a waiting job up (a stream's early final that became its final)."""
         if not job.started and not job.future.done() and kind.priority < job.kind.priority:
