@@ -4,6 +4,7 @@ what the key's user may see: alice's items are not found for bob (404, never a 4
 shared items change only with the admin key, listings show the caller's and the shared. And the API
 reference's own collection snippets with keys off."""
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from tests.in_process import ServiceApp
 from tests.processes import service_process
 from tests.streaming import audio_message
 from tests.voice import clip, trials
+from tests.webrtc_peer import CallerPeer
 from tests.word_recall import load
 
 pytestmark = pytest.mark.service  # apps in process, and a catalog process of this module's own
@@ -297,6 +299,38 @@ def test_a_voice_chat_session_calls_the_configured_asr_with_its_key(service_app:
         clients.close()
     assert configured.authorizations == [t.alice["Authorization"]]
     assert clients.authorizations == [None]  # a client's own URL never gets the key
+
+
+def offer_sdp() -> str:
+    """A real browser-like offer (audio and the chat DataChannel), from aiortc."""
+
+    async def make() -> str:
+        caller = CallerPeer()
+        await caller.pc.setLocalDescription(await caller.pc.createOffer())
+        sdp = caller.pc.localDescription.sdp
+        await caller.close()
+        return sdp
+
+    return asyncio.run(make())
+
+
+def test_a_webrtc_offer_gets_the_callers_speakers_and_passes_its_key_on(
+    service_app: ServiceApp, tmp_path: Path
+) -> None:
+    chat = HandshakeRecorder()  # the voice chat: it closes at once, so the answer is a 503 after the handshake
+    try:
+        with tenant_catalog(tmp_path) as t, httpx.Client(base_url=t.catalog, timeout=30) as http:
+            voice = cloning_speaker(http, t.alice)["id"]
+            env = t.env(CATALOG_URL=t.catalog, VOICECHAT_WS_URL=f"ws://127.0.0.1:{chat.port}/ws/voice-chat")
+            with service_app("webrtc", tmp_path / "webrtc", **env) as webrtc:
+                offer = {"sdp": offer_sdp(), "type": "offer", "speaker_id": voice}
+                refused = webrtc.post("/offer", headers=t.bob, json=offer)
+                assert refused.status_code == 422 and f"unknown speaker_id {voice}" in refused.json()["detail"]
+                assert chat.authorizations == []
+                assert webrtc.post("/offer", headers=t.alice, json=offer).status_code == 503
+    finally:
+        chat.close()
+    assert chat.authorizations == [t.alice["Authorization"]]
 
 
 class ProfileRecorder(ThreadingHTTPServer):
