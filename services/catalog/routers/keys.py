@@ -82,25 +82,41 @@ class Verified(BaseModel):
 
 
 AdminOnly = [Depends(require_admin)]
+NOT_ADMIN = {403: {"description": "The key has no admin scope."}}
 
 
-@router.post("", response_model=KeyCreated, dependencies=AdminOnly, summary="Make a key (shown once)")
+@router.post(
+    "", response_model=KeyCreated, dependencies=AdminOnly, responses=NOT_ADMIN, summary="Make a key (shown once)"
+)
 async def create_key(keys: KeysDep, body: KeyCreate) -> KeyCreated:
     key, row = await keys.create(body.user_id, frozenset(body.scopes))
     return KeyCreated(**KeyOut.of(row).model_dump(), key=key)
 
 
-@router.get("", response_model=KeyList, dependencies=AdminOnly, summary="Every key, without secrets")
+@router.get(
+    "", response_model=KeyList, dependencies=AdminOnly, responses=NOT_ADMIN, summary="Every key, without secrets"
+)
 async def list_keys(keys: KeysDep, user_id: Annotated[str | None, Query(max_length=200)] = None) -> KeyList:
     return KeyList(keys=[KeyOut.of(row) for row in await keys.keys(user_id)])
 
 
-@router.delete("/{key_id}", response_model=KeyOut, dependencies=AdminOnly, summary="Revoke a key")
+@router.delete(
+    "/{key_id}",
+    response_model=KeyOut,
+    dependencies=AdminOnly,
+    responses={**NOT_ADMIN, 404: {"description": "No key has this id."}},
+    summary="Revoke a key (again: no change)",
+)
 async def revoke_key(keys: KeysDep, key_id: str) -> KeyOut:
     return KeyOut.of(await keys.revoke(key_id))
 
 
-@internal.post("/auth/verify", response_model=Verified, summary="Whose key this is (fleet only)")
+@internal.post(
+    "/auth/verify",
+    response_model=Verified,
+    responses={401: {"description": "The key is malformed, unknown or revoked."}},
+    summary="Whose key this is (fleet only)",
+)
 async def verify_key(keys: KeysDep, body: VerifyRequest) -> Verified:
     """401 for a key that is malformed, unknown or revoked."""
     identity = await keys.verify(body.key)
