@@ -5,7 +5,9 @@ drops query strings."""
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from services.catalog.settings import CatalogSettings
 from services.common.auth import key_id
@@ -46,3 +48,9 @@ def test_the_gateway_logs_requests_without_their_query() -> None:
     for path in ("gateway/traefik.yml", "deploy/k8s/voicefleet/files/traefik.yml"):
         config = yaml.safe_load((REPO / path).read_text())
         assert config["accessLog"]["fields"]["queryParameters"]["defaultMode"] == "drop", path
+
+
+def test_a_malformed_admin_key_stops_the_catalog_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as refused:
+        CatalogSettings(_env_file=None, admin_api_key="vf_short_s3cr3t-value")
+    assert "ADMIN_API_KEY must be vf_" in str(refused.value) and "s3cr3t" not in str(refused.value)
