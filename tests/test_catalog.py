@@ -226,14 +226,14 @@ def test_reference_recordings_are_served_to_the_fleet_and_replaced_by_their_owne
         )
         assert replaced.status_code == 200, replaced.text
         after = replaced.json()
-        assert after["reference_text"] == new_text and after["reference_audio"] == speaker["reference_audio"]
+        assert after["reference_text"] == new_text and after["reference_audio"] != speaker["reference_audio"]
         assert datetime.fromisoformat(after["updated_at"]) > datetime.fromisoformat(speaker["updated_at"])
         assert client.get(f"/api/speakers/{speaker['id']}").json() == after
         now_served = client.get(path, headers={"If-None-Match": etag})
         assert now_served.status_code == 200 and now_served.headers["ETag"] != etag
         with wave.open(io.BytesIO(now_served.content)) as wav:
             assert abs(wav.getnframes() / wav.getframerate() - 7.66) < 0.1  # the LJ clip, not JFK's 11 s
-        assert not list((tmp_path / "catalog" / "reference_audio").glob("*.staged.wav"))
+        assert [p.name for p in (tmp_path / "catalog" / "reference_audio").iterdir()] == [after["reference_audio"]]
         client.delete(f"/api/speakers/{speaker['id']}", params={"user_id": "alice"})
         assert client.get(path).status_code == 404
 

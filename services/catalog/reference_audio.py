@@ -1,5 +1,5 @@
 """Reference recordings of voice-cloning speakers: decoded, checked, stored as 24 kHz mono WAV under a
-server-made name (`<speaker_id>.wav`; the client's file name never becomes a path) in the catalog's own
+server-made name (`<speaker_id>[.<random>].wav`; the client's file name never becomes a path) in the catalog's own
 directory, and read back for `GET /internal/speakers/{id}/reference-audio` (tts asks for them over HTTP).
 
 Written durably before the row that names them commits, removed after the row's delete commits
@@ -8,7 +8,7 @@ steps left."""
 
 import asyncio
 import hashlib
-import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.catalog.tables import SpeakerRow
 from services.common.audio import decode_audio, write_wav
-from services.common.durable import Reconciled, fsync_directory, reconcile, remove_durably
+from services.common.durable import Reconciled, reconcile, remove_durably
 from services.common.errors import InvalidInput, NotFound
 
 RATE = 24_000
@@ -42,8 +42,10 @@ class ReferenceRecordings:
         self.min_s = min_s
         self.max_s = max_s
 
-    def stage(self, data: bytes, speaker_id: str) -> Path:
-        """Check and write the upload beside its final place; `commit` gives it the speaker's name."""
+    def store(self, data: bytes, speaker_id: str, replacing: bool = False) -> str:
+        """Check the upload and write it, durably, under a name no file has had: `<speaker_id>.wav` for a new
+        speaker, `<speaker_id>.<random>.wav` for a replacement (the recording it replaces stays until the row
+        names the new one). Returns the file name."""
         audio = decode_audio(data, sample_rate=RATE, max_duration_s=self.max_s)
         seconds = audio.size / RATE
         if seconds < self.min_s:
@@ -51,19 +53,9 @@ class ReferenceRecordings:
         if float(np.sqrt(np.mean(audio**2))) < 1e-3:
             raise InvalidInput("reference_audio is silent")
         self.directory.mkdir(parents=True, exist_ok=True)
-        staged = self.directory / f"{speaker_id}.staged.wav"
-        write_wav(staged, audio, RATE)
-        return staged
-
-    def commit(self, staged: Path) -> str:
-        """Replace the speaker's recording with the staged one at once; returns its file name."""
-        filename = staged.name.removesuffix(".staged.wav") + ".wav"
-        os.replace(staged, self.directory / filename)
-        fsync_directory(self.directory)
+        filename = f"{speaker_id}.{uuid.uuid4().hex[:12]}.wav" if replacing else f"{speaker_id}.wav"
+        write_wav(self.directory / filename, audio, RATE)
         return filename
-
-    def discard(self, staged: Path) -> None:
-        staged.unlink(missing_ok=True)
 
     def read(self, filename: str) -> Recording:
         try:
@@ -79,7 +71,7 @@ class ReferenceRecordings:
         return reconcile(self.directory, named, ".wav")
 
     def _path(self, filename: str) -> Path:
-        """`filename` comes from the database, where only `stage`/`commit` put names; checked all the same."""
+        """`filename` comes from the database, where only `store` puts names; checked all the same."""
         if Path(filename).name != filename or not filename.endswith(".wav"):
             raise NotFound(f"no reference recording {filename!r}")
         return self.directory / filename

@@ -4,6 +4,7 @@ what it returns; file IO runs off the event loop."""
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from services.catalog.access import Caller
@@ -43,7 +44,7 @@ class CatalogService:
     ) -> SpeakerOut:
         """A user's F5-TTS speaker: the recording is checked and stored, then the row added."""
         speaker_id = str(uuid.uuid4())
-        filename = await asyncio.to_thread(self._store_recording, recording, speaker_id)
+        filename = await asyncio.to_thread(self.recordings.store, recording, speaker_id)
         now = datetime.now(UTC)
         row = SpeakerRow(
             id=speaker_id,
@@ -59,29 +60,29 @@ class CatalogService:
             created_at=now,
             updated_at=now,
         )
-        try:
-            await self.store.add_speaker(row)
-        except BaseException:
-            await asyncio.to_thread(self.recordings.delete, filename)
-            raise
-        return SpeakerOut.of(row)
+        return SpeakerOut.of(await self._naming(filename, self.store.add_speaker(row)))
 
     async def replace_reference(
         self, speaker_id: str, caller: Caller, reference_text: str, recording: bytes
     ) -> SpeakerOut:
-        """A new recording (and its transcript) for a cloning speaker the caller may change; `updated_at` moves."""
+        """A new recording (and its transcript) for a cloning speaker the caller may change; `updated_at` moves.
+        The new file is written beside the old one, the row then names it, and only then is the old one removed:
+        a failed commit leaves the speaker as it was."""
         row = await self.store.owned_speaker(speaker_id, caller)
         if not row.reference_audio:
             raise InvalidInput(f"speaker {row.name!r} is not a voice-cloning speaker; it has no reference_audio")
-        await asyncio.to_thread(self._store_recording, recording, row.id)
-        return SpeakerOut.of(await self.store.new_reference(row.id, reference_text.strip()))
+        filename = await asyncio.to_thread(self.recordings.store, recording, row.id, True)
+        updated = await self._naming(filename, self.store.new_reference(row.id, filename, reference_text.strip()))
+        await asyncio.to_thread(self.recordings.delete, row.reference_audio)
+        return SpeakerOut.of(updated)
 
-    def _store_recording(self, recording: bytes, speaker_id: str) -> str:
-        staged = self.recordings.stage(recording, speaker_id)
+    async def _naming(self, filename: str, commit: Awaitable[SpeakerRow]) -> SpeakerRow:
+        """The row `commit` stores, which names the recording `filename`; the file is removed if it fails."""
         try:
-            return self.recordings.commit(staged)
-        finally:
-            self.recordings.discard(staged)
+            return await commit
+        except BaseException:
+            await asyncio.to_thread(self.recordings.delete, filename)
+            raise
 
     async def delete_speaker(self, speaker_id: str, caller: Caller) -> None:
         row = await self.store.delete_speaker(speaker_id, caller)

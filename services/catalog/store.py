@@ -84,13 +84,13 @@ class CatalogStore:
         async with self._sessions() as session:
             return await self._owned_speaker(session, speaker_id, caller)
 
-    async def new_reference(self, speaker_id: str, reference_text: str) -> SpeakerRow:
+    async def new_reference(self, speaker_id: str, reference_audio: str, reference_text: str) -> SpeakerRow:
         """Record that the speaker's reference recording was replaced (its transcript with it)."""
         async with self._sessions.begin() as session:
             row = await session.get(SpeakerRow, speaker_id)
             if row is None:
                 raise NotFound(f"no speaker {speaker_id}")
-            row.reference_text = reference_text
+            row.reference_audio, row.reference_text = reference_audio, reference_text
             row.updated_at = datetime.now(UTC)
         return row
 
