@@ -67,7 +67,7 @@ OCTET_STREAM = "application/octet-stream"
 
 def audio_samples() -> list[bytes | None]:
     """What a file field of a generated request carries, besides Schemathesis's own bytes (None): real
-    speech, silence, a 10 ms blip, 8 kHz stereo, a WAV cut off after its header, and no bytes at all."""
+    speech (two clips), silence, a 10 ms blip, 8 kHz stereo, a WAV cut off after its header, no bytes."""
     speech = read_mono((DATA / "asr/sb_spk2_snt2.wav").read_bytes())
     stereo = io.BytesIO()
     with wave.open(stereo, "wb") as out:
@@ -76,15 +76,9 @@ def audio_samples() -> list[bytes | None]:
         out.setframerate(8000)
         out.writeframes(np.zeros(16_000, np.int16).tobytes())
     silence = wav_bytes(np.zeros(8000, np.float32))
-    return [
-        None,
-        wav_bytes(speech),
-        silence,
-        wav_bytes(np.full(160, 0.5, np.float32)),
-        stereo.getvalue(),
-        silence[:60],
-        b"",
-    ]
+    blip = wav_bytes(np.full(160, 0.5, np.float32))
+    long_speech = (DATA / "asr/en_one_two_three.wav").read_bytes()  # 2.7 s at 44.1 kHz: long enough to clone
+    return [None, wav_bytes(speech), long_speech, silence, blip, stereo.getvalue(), silence[:60], b""]
 
 
 class InProcessAdapter(requests.adapters.HTTPAdapter):
@@ -160,27 +154,38 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Te
 
 
 def known_values(name: str, client: TestClient, catalog_url: str | None) -> dict[str, list[str]]:
-    """Ids a generated request may carry instead of random ones, so that requests get past the lookup."""
+    """Ids a generated request may carry instead of random ones, so that requests get past the lookup:
+    built-in speakers and a voice-cloning one, a collection, a registered voice print."""
     if name == "catalog":
-        speakers = client.get("/api/speakers").json()["speakers"]
-        langs = {s["language"]: s["id"] for s in speakers if s["default"]}
+        speakers = [s["id"] for s in client.get("/api/speakers").json()["speakers"]]
+        langs = {s["language"]: s["id"] for s in client.get("/api/speakers").json()["speakers"] if s["default"]}
         collection = client.post("/api/collections", json={"name": "Fuzz", "user_id": "default", "langs": langs})
         assert collection.status_code == 200, collection.text
-        return {"speaker_id": [s["id"] for s in speakers], "collection_id": [collection.json()["id"]]}
+        return {"speaker_id": [*speakers, cloning_speaker(client)], "collection_id": [collection.json()["id"]]}
     if name in CATALOG_CLIENTS:
-        speakers = [s["id"] for s in httpx.get(f"{catalog_url}/api/speakers").json()["speakers"]]
+        with httpx.Client(base_url=catalog_url) as catalog:
+            speakers = [s["id"] for s in catalog.get("/api/speakers").json()["speakers"]]
+            speakers.append(cloning_speaker(catalog))
         if name == "tts":
             return {"voice": speakers}
         # an offer a browser would send, so that offers get past the SDP check
         return {"sdp": [asyncio.run(offer_sdp())], "speaker_id": speakers}
     if name == "voice":
         speech = (DATA / "asr/sb_spk2_snt2.wav").read_bytes()
-        registered = client.post(
-            "/voice/register", files={"file": ("a.wav", speech)}, data={"name": "Fuzz", "description": "x"}
-        )
+        form = {"name": "Fuzz", "description": "a voice print for the fuzzed requests"}
+        registered = client.post("/voice/register", files={"file": ("a.wav", speech)}, data=form)
         assert registered.status_code == 200, registered.text
         return {"speaker_id": [registered.json()["speaker_id"]]}
     return {}
+
+
+def cloning_speaker(catalog: httpx.Client) -> str:
+    """A voice-cloning (F5-TTS) speaker added to the catalog: its id."""
+    form = {"name": "Fuzz", "language": "en", "reference_text": "One, two, three.", "user_id": "fuzz"}
+    recording = ("ref.wav", (DATA / "asr/en_one_two_three.wav").read_bytes())
+    added = catalog.post("/api/speakers", data=form, files={"reference_audio": recording})
+    assert added.status_code == 200, added.text
+    return added.json()["id"]
 
 
 async def offer_sdp() -> str:
