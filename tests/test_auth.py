@@ -74,7 +74,9 @@ def test_a_key_made_by_the_cli_opens_the_catalog_until_revoked(
         for bad in (wrong, "vf_nothere00000_" + "x" * 43, "unused", ""):
             assert client.get("/api/speakers", headers=bearer(bad)).status_code == 401, bad
         assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
-        assert client.get("/openapi.json").status_code == 200
+        document = client.get("/openapi.json")
+        assert document.status_code == 200 and document.json()["security"] == [{"apiKey": []}]
+        assert document.json()["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
         listed = cli(capsys, monkeypatch, env, "list-keys")
         assert key_id in listed and "last used: never" not in listed and key not in listed
         assert "revoked" in cli(capsys, monkeypatch, env, "revoke-key", key_id)
@@ -123,6 +125,7 @@ def test_with_auth_off_the_reference_requests_work_verbatim(service_app: Service
         assert client.post("/api/collections", json=body).status_code == 200
         assert client.get("/api/speakers", headers=bearer("unused")).status_code == 200  # keys are ignored
         assert client.get("/api/speakers", params={"api_key": "whatever"}).status_code == 200
+        assert "security" not in client.get("/openapi.json").json()  # nothing to authorise
 
 
 def test_identity_rules() -> None:

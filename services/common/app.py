@@ -92,4 +92,22 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    if settings.auth_required:
+        _document_bearer_keys(app)
     return app
+
+
+def _document_bearer_keys(app: FastAPI) -> None:
+    """With keys on, the OpenAPI document says so (and /docs gets its Authorize button)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key (docs/SECURITY.md)."}
+            }
+            schema["security"] = [{"apiKey": []}]
+        return app.openapi_schema
+
+    app.openapi = openapi
