@@ -50,6 +50,18 @@ ENGLISH = [
     "The new version of the app fixes the login problem on older phones.",
     "It will rain in the north tomorrow but the south stays dry.",
     "Your appointment with the dentist is confirmed for Monday at nine.",
+    "Most customers choose the yearly plan because it costs less per month.",
+    "The library closes early on public holidays and reopens the next morning.",
+    "A technician will call you within two hours to arrange a visit.",
+    "Turn left at the second traffic light and the hotel is on your right.",
+    "My sister moved to Hanoi last year to study computer science.",
+    "The battery lasts about twelve hours when the screen is dimmed.",
+    "You can return any item within thirty days if it is unused.",
+    "The concert starts at eight so we should leave home by seven.",
+    "He forgot his umbrella at the office and walked home in the rain.",
+    "Three new stores opened downtown during the first week of March.",
+    "The password must contain at least one number and one capital letter.",
+    "Our flight was delayed because of heavy fog over the mountains.",
 ]
 CASES = {  # engine: (language, voice, first sentences)
     "piper": ("en", "en_US-joe-medium", ENGLISH),

@@ -27,6 +27,9 @@ def test_a_long_first_sentence_without_a_comma_starts_with_a_few_words_said_as_a
         "Yes.",
     ]
     assert sentences("Your order shipped this morning.") == ["Your order shipped,", "this morning."]
+    # Where a phrase starts within a few words, the cut falls before it; a head never ends in "will".
+    assert sentences("We sent the invoice to the address you gave us.")[0] == "We sent the invoice,"
+    assert sentences("A technician will call you back within two hours.")[0] == "A technician will call,"
     assert sentences("Is it done now?") == ["Is it done now?"]  # too short to be worth a cut
     assert sentences("Please hold: the line is busy.")[0] == "Please hold:"  # a mark of its own is kept
     assert sentences("ご注文の商品は明日の午前中に届く予定です。") == [

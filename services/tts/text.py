@@ -9,10 +9,27 @@ SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])|\n+")
 CLAUSE_END = re.compile(r"(?<=[,;:、，；])")
 MAX_PIECE_CHARS = 200
 FIRST_CLAUSE_MIN_CHARS = 4  # a first clause shorter than this is not worth a piece of its own
-# The first piece is at most this many words (Piper says three in about 100 ms on one CPU thread);
-# a first sentence with fewer than FIRST_PIECE_WORDS + MIN_REST_WORDS words is said whole.
+# The first piece is FIRST_PIECE_WORDS words (Piper says three in under 100 ms on one CPU thread),
+# or 2 to MAX_FIRST_PIECE_WORDS where the next word starts a phrase (English: a preposition, a
+# conjunction, a relative pronoun), so the cut falls where a speaker could pause. A first sentence
+# with fewer than FIRST_PIECE_WORDS + MIN_REST_WORDS words is said whole.
 FIRST_PIECE_WORDS = 3
+MAX_FIRST_PIECE_WORDS = 4
 MIN_REST_WORDS = 2
+# fmt: off
+PHRASE_STARTS = frozenset({
+    "about", "after", "and", "as", "at", "because", "before", "but", "by", "for", "from", "if", "in", "into",
+    "near", "of", "on", "or", "over", "since", "so", "than", "that", "through", "to", "under", "until",
+    "when", "where", "which", "while", "who", "with", "without",
+})
+# Words that bind to the next one: a head does not end in one where another cut is at hand.
+BINDS_FORWARD = PHRASE_STARTS | {
+    "a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "these", "those", "some",
+    "any", "no", "every", "each", "am", "is", "are", "was", "were", "be", "been", "will", "would", "can",
+    "could", "shall", "should", "may", "might", "must", "do", "does", "did", "has", "have", "had", "not",
+    "very",
+}
+# fmt: on
 # Japanese has no spaces: its first piece ends after the first particle that follows a kanji or a
 # katakana word (は, が, を, に, で, へ, も, と; not の, which binds two nouns), a few characters in.
 JAPANESE_PARTICLE = re.compile(r"(?<=[\u4e00-\u9fff\u30a0-\u30ff])[はがをにでへもと](?![、。！？])")
@@ -40,6 +57,15 @@ def sentences(text: str) -> list[str]:
             pieces.append(current.strip())
     pieces = [p for p in pieces if any(ch.isalnum() for ch in p)]
     return split_first_words(split_first_clause(pieces))
+
+
+def fallback_cut(words: list[str]) -> int:
+    """FIRST_PIECE_WORDS, or a word more or less where the head would end in a word that binds
+    to the next."""
+    for count in (FIRST_PIECE_WORDS, FIRST_PIECE_WORDS + 1, FIRST_PIECE_WORDS - 1):
+        if count <= len(words) - MIN_REST_WORDS and words[count - 1].lower() not in BINDS_FORWARD:
+            return count
+    return FIRST_PIECE_WORDS
 
 
 def ends_a_clause(piece: str) -> bool:
@@ -80,7 +106,13 @@ def split_first_words(pieces: list[str]) -> list[str]:
     words = first.split()
     if len(words) < FIRST_PIECE_WORDS + MIN_REST_WORDS:
         return pieces
-    head, rest = " ".join(words[:FIRST_PIECE_WORDS]), " ".join(words[FIRST_PIECE_WORDS:])
+    at_phrase = [
+        count
+        for count in range(2, min(MAX_FIRST_PIECE_WORDS, len(words) - MIN_REST_WORDS) + 1)
+        if words[count].lower().strip("\"'(") in PHRASE_STARTS
+    ]
+    count = min(at_phrase, key=lambda n: (abs(n - FIRST_PIECE_WORDS), n)) if at_phrase else fallback_cut(words)
+    head, rest = " ".join(words[:count]), " ".join(words[count:])
     if head[-1].isalnum():
         head += ","
     return [head, rest, *pieces[1:]]
