@@ -37,7 +37,16 @@ $(STAMP): pyproject.toml deploy/build_llama.sh
 	@echo "==> [5/5] installed; a later \`make run\` starts at once"
 	touch $(STAMP)
 
-install: $(STAMP)
+# Pipecat's smart-turn v3.2 turn-completion model for the ASR's streams (STREAM_TURN_MODEL), taken from the
+# pipecat-ai wheel without installing pipecat (tools/turn_model.py; checked by its sha256, fetched once).
+TURN_MODEL := models/smart-turn-v3.2-cpu.onnx
+
+install: $(STAMP) $(TURN_MODEL)
+
+$(TURN_MODEL): tools/turn_model.py | $(STAMP)
+	@echo "==> Turn-completion model $@ from the pipecat-ai wheel (8.7 MB, once)"
+	$(BIN)/python -m tools.turn_model --output $@
+	touch $@
 
 $(ANTISPOOF_ONNX): $(ANTISPOOF_CHECKPOINT) | $(STAMP)
 	@echo "==> Exporting the AASIST anti-spoofing checkpoint $(ANTISPOOF_CHECKPOINT) to ONNX (about 30 s, once)"

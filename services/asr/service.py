@@ -16,12 +16,13 @@ from services.asr.diarization.loader import load_diarizer
 from services.asr.models import load_asr_model, pick_device, solo_threads
 from services.asr.settings import AsrSettings
 from services.asr.short_context import TurnContext
-from services.asr.streaming.scheduler import STREAM_LANE, VAD_LANE, DecodeScheduler
+from services.asr.streaming.scheduler import STREAM_LANE, TURN_WORK, VAD_LANE, DecodeScheduler
 from services.asr.streaming.ssap import VoiceProfiles
+from services.asr.streaming.turn_model import TurnModel
 from services.asr.transcriber import FilePlan, Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
 from services.common.errors import InvalidInput
-from services.common.models import ModelManager
+from services.common.models import ModelManager, NotConfigured
 from services.common.workers import Budget, JobKind, Place, results
 
 INFERENCE_SECONDS = Histogram(
@@ -31,6 +32,7 @@ INFERENCE_SECONDS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 MAX_FILENAME = 255
+TURN_MODEL_OFF = "off"
 FILE_LANE = "files"
 FILE_WORK = JobKind("file", FILE_LANE)  # decoding, transcription, diarization, dialogues of an upload
 
@@ -61,6 +63,7 @@ class AsrService:
         )
         self.whisper: ModelManager[Transcriber] = ModelManager("ASR model", settings.asr_model, self.pool)
         self.diarizer: ModelManager[Diarizer] = ModelManager("diarization", settings.diarization_model, self.pool)
+        self.turn_model: ModelManager[TurnModel] = ModelManager("turn model", settings.stream_turn_model, self.pool)
         self.stream_scheduler = DecodeScheduler(self._decode_turn, self.pool)
         self.voice_profiles = VoiceProfiles(settings.voice_url, settings.ssap_timeout_s)
 
@@ -72,6 +75,8 @@ class AsrService:
 
     def _load_models(self) -> None:
         self.whisper.load(self._load_transcriber)
+        # A missing turn model is reported by /readyz; streams then end turns on silence only.
+        self.turn_model.load(self._load_turn_model)
         # A bad DIARIZATION_MODEL is reported by its endpoint; it does not take /transcribe down.
         self.diarizer.load(lambda: load_diarizer(self.settings, self.device))
 
@@ -80,14 +85,24 @@ class AsrService:
         solo = load_asr_model(self.settings, threads=threads, workers=1) if threads else None
         return Transcriber(load_asr_model(self.settings), self.settings, solo)
 
+    def _load_turn_model(self) -> TurnModel:
+        if self.settings.stream_turn_model == TURN_MODEL_OFF:
+            raise NotConfigured("STREAM_TURN_MODEL is off: streams end turns on silence only")
+        return TurnModel(self.settings.stream_turn_model)
+
+    async def turn_complete_probability(self, audio: np.ndarray) -> float:
+        """The turn model on a stream's turn, a job on the streams' VAD lane (never behind a decode)."""
+        return await self.turn_model.run(TURN_WORK, TurnModel.complete_probability, audio)
+
     def status(self) -> tuple[bool, dict[str, object]]:
-        """Ready once Whisper is loaded and the diarizer has loaded or failed."""
-        ready = self.whisper.value is not None and self.diarizer.settled
+        """Ready once Whisper is loaded and the diarizer and the turn model have loaded or failed."""
+        ready = self.whisper.value is not None and self.diarizer.settled and self.turn_model.settled
         details = {
             **self.whisper.status(),
             "device": self.device,
             "solo_threads": self.solo_threads,
             "diarization": self.diarizer.status(),
+            "turn_model": self.turn_model.status(),
         }
         return ready, details
 

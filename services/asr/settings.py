@@ -57,6 +57,23 @@ class AsrSettings(ServiceSettings):
     stream_partial_interval: float = Field(
         1.0, ge=0.2, le=30, description="Seconds of voiced audio between partials (query `partial_interval`)."
     )
+    stream_turn_model: str = Field(
+        "models/smart-turn-v3.2-cpu.onnx",
+        description="Turn-completion model for /ws/transcribe/vad: Pipecat's smart-turn v3 ONNX file (`make "
+        "install` extracts v3.2 from the pipecat-ai wheel; a relative path is from the repository root). "
+        "`off`: turns end on silence only. A configured file that is missing is reported by /readyz and "
+        "streams end turns on silence.",
+    )
+    stream_turn_model_pause_ms: int = Field(
+        200,
+        ge=64,
+        le=5000,
+        description="Silence after which the turn model is asked whether the turn is complete; a complete "
+        "turn ends then, an incomplete one at `silence_ms` (the upper bound, as without the model).",
+    )
+    stream_turn_model_threshold: float = Field(
+        0.5, gt=0, lt=1, description="P(turn complete) at which the turn model ends a turn (Pipecat's: 0.5)."
+    )
     stream_idle_timeout_s: float = Field(
         30.0, gt=0, description="A stream that sends nothing for this long is closed (code 1001)."
     )

@@ -19,6 +19,7 @@ class StreamQuery(BaseModel):
     volume_threshold: float = Field(ge=0, le=1)
     partial_interval: float = Field(ge=0.2, le=30)
     ssap: bool = False
+    turn_model: bool = True  # false: this stream's turns end on silence only
     language: str | None = Field(None, max_length=8)
 
 
@@ -53,6 +54,7 @@ async def transcribe_stream(ws: WebSocket, asr: AsrDep, identity: IdentityDep) -
             silence_ms=query.silence_ms,
             volume_threshold=query.volume_threshold,
             partial_interval=query.partial_interval,
+            model_pause_ms=s.stream_turn_model_pause_ms if query.turn_model and asr.turn_model.value else 0,
         ),
         language=language,
         validate_language=asr.validate_language,
@@ -62,6 +64,8 @@ async def transcribe_stream(ws: WebSocket, asr: AsrDep, identity: IdentityDep) -
         ssap_min_s=s.ssap_min_voiced_s,
         ssap_drain_s=s.ssap_timeout_s,
         on_behalf=forward_headers(identity, s),
+        turn_model=asr.turn_complete_probability,
+        turn_threshold=s.stream_turn_model_threshold,
     )
     with place:
         await StreamSession(ws, asr.stream_scheduler, asr.voice_profiles, options).run()

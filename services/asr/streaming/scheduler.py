@@ -23,6 +23,7 @@ T = TypeVar("T")
 STREAM_LANE = "streams"
 VAD_LANE = "stream_vad"  # Silero on each chunk (~1 ms): never queued behind a decode
 VAD_WORK = JobKind("vad", VAD_LANE)
+TURN_WORK = JobKind("turn", VAD_LANE)  # the turn-completion model at a stream's short pause (~tens of ms)
 STREAM_DECODES = Counter("asr_stream_decodes_total", "Stream decodes run", ["kind"])
 STREAM_SKIPPED = Counter("asr_stream_decodes_skipped_total", "Stream decodes dropped as stale", ["kind"])
 STREAM_WAIT = Histogram(

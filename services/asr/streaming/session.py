@@ -3,17 +3,26 @@ on the shared scheduler, and a sender draining an outbox so events leave in orde
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from prometheus_client import Counter
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from services.asr.short_context import TurnContext, looks_like_a_loop
 from services.asr.streaming.scheduler import STREAM_SKIPPED, DecodeJob, DecodeScheduler, Priority
 from services.asr.streaming.ssap import TurnProfiler, VoiceProfiles
-from services.asr.streaming.turns import PartialDue, PauseStarted, TurnDetector, TurnEnded, TurnSettings
+from services.asr.streaming.turns import (
+    PartialDue,
+    PauseStarted,
+    TurnCheck,
+    TurnDetector,
+    TurnEnded,
+    TurnSettings,
+)
 from services.asr.streaming.vad import StreamingVad
 from services.asr.transcriber import UtteranceText
 from services.common.errors import ApiError, InvalidInput
@@ -26,6 +35,7 @@ from services.common.protocols.transcribe import (
     parse_client_message,
 )
 
+logger = logging.getLogger(__name__)
 RATE = ASR_SAMPLE_RATE
 RECENT_LANGUAGE_PROBABILITY = 0.9  # a detection this sure becomes the stream's language, kept by
 # later turns unless one is clearly in another language (a Vietnamese speaker's English sentence)
@@ -34,6 +44,7 @@ CONTEXT_GAP_S = 3.0  # a turn that starts this soon after the previous one is de
 CONTEXT_CHARS = 200  # the end of its text as Whisper's prompt,
 SHORT_TURN_S = 1.5  # and, for a turn shorter than this,
 LEAD_AUDIO_S = 2.0  # this much of the end of its audio in front of the turn
+TURN_MODEL_ENDS = Counter("asr_stream_turn_model_ends_total", "Turns ended at the short pause by the turn model")
 MAX_PENDING_FINALS = 4  # a stream with this many finals not yet sent reads no more audio until one is out
 
 
@@ -48,6 +59,10 @@ class StreamOptions:
     ssap_min_s: float = 1.0  # ...or at its end, if it has at least this much
     ssap_drain_s: float = 5.0  # at end of stream, wait this long for profiles on their way
     on_behalf: Mapping[str, str] = field(default_factory=dict)  # the caller's key, for the voice service
+    # The turn-completion model (turns.model_pause_ms > 0): P(turn complete) of the stream's last 8 s, and the
+    # probability at which a turn ends at the pause instead of at silence_ms.
+    turn_model: Callable[[np.ndarray], Awaitable[float]] | None = None
+    turn_threshold: float = 0.5
 
 
 @dataclass
@@ -152,13 +167,18 @@ class StreamSession:
         await self._backpressure()
         samples = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
         windows, probs = await self.scheduler.vad(self.vad.process, samples)
+        check: TurnCheck | None = None
         for event in self.detector.feed(windows, probs):
             if isinstance(event, PartialDue):
                 self._on_partial_due(event)
             elif isinstance(event, PauseStarted):
                 self._on_pause(event)
+            elif isinstance(event, TurnCheck):
+                check = event
             else:
                 self._on_turn_ended(event)
+        if check is not None:
+            await self._ask_turn_model(check)
         if self.options.ssap and self.detector.in_turn:
             self.ssap.during_turn(self.detector.turn, self.detector.voiced_s, self.detector.audio)
 
@@ -186,6 +206,19 @@ class StreamSession:
         self._preview = job
         self._early = _EarlyFinal(event.turn, event.audio.size, job)
         self._track(self._deliver_partial(event.turn, job))
+
+    async def _ask_turn_model(self, check: TurnCheck) -> None:
+        """At the short pause: a turn the model calls complete ends now (its early final, decoding since
+        the pause began, becomes the final); else it ends at silence_ms as without the model. The next
+        audio is read once the model has answered, so the decision is the same at any sending speed."""
+        try:
+            probability = await self.options.turn_model(check.audio)
+        except Exception:  # unavailable (shutting down) or failed: silence_ms ends the turn, as without it
+            logger.exception("turn model failed; the turn ends on silence")
+            return
+        if probability >= self.options.turn_threshold and (ended := self.detector.end_if_still_paused(check)):
+            TURN_MODEL_ENDS.inc()
+            self._on_turn_ended(ended)
 
     def _on_turn_ended(self, event: TurnEnded) -> None:
         if self.options.ssap:

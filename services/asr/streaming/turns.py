@@ -1,4 +1,5 @@
-"""End-of-turn detection from per-window VAD probabilities and an RMS gate (no model inside).
+"""End-of-turn detection from per-window VAD probabilities and an RMS gate; a turn-completion model may
+end a turn sooner (`TurnCheck`: the session asks it, `end_if_still_paused` ends the turn on its answer).
 
 Silero decides what is speech. The RMS gate only keeps a turn from *starting* on a window too faint to
 be the speaker (a breath, a distant click): a window must be louder than `volume_threshold`, or, in a
@@ -31,8 +32,12 @@ class TurnSettings:
     noise_margin: float = 3.0  # ~10 dB over the stream's noise floor starts a turn below volume_threshold
     min_volume: float = 0.0005  # −66 dBFS: nothing fainter starts a turn, whatever the floor
     min_partial_s: float = 0.5  # no partial from less audio than this (too little to read reliably)
+    model_pause_ms: int = 0  # silence after which the turn model is asked whether the turn is complete (0: never)
 
 
+# The turn model hears the stream's last 8 s (its input), the turns before this one included: after a
+# pause ended a turn, "ask not" alone sounds finished, in the middle of JFK's sentence it does not.
+MODEL_CONTEXT_WINDOWS = round(8.0 / WINDOW_S)
 NOISE_PROBABILITY = 0.2  # windows Silero is this sure are not speech measure the noise floor
 NOISE_WINDOWS = 156  # ~5 s of them
 NOISE_MIN_WINDOWS = 16  # ~0.5 s before the floor counts
@@ -68,6 +73,15 @@ class PauseStarted:
 
 
 @dataclass(frozen=True)
+class TurnCheck:
+    """The pause reached `model_pause_ms`: ask the turn model about `audio` (the stream's last 8 s)."""
+
+    turn: int
+    audio: np.ndarray
+    speech_end: int  # the detector's speech end then: speech since makes the answer stale
+
+
+@dataclass(frozen=True)
 class TurnEnded:
     turn: int
     audio: np.ndarray  # the utterance up to where the silence began
@@ -90,15 +104,17 @@ class TurnDetector:
     last_turn_ended: int | None = None  # windows_seen where the latest turn's speech ended
     gap_before_turn_s: float | None = None  # silence between the previous turn and the current (or last) one
     _turn_started: int = 0  # windows_seen where the current turn's audio begins
+    _recent: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=MODEL_CONTEXT_WINDOWS))
 
     def _windows_for(self, ms: float) -> int:
         return max(1, round(ms / 1000 / WINDOW_S))
 
-    def feed(self, windows: np.ndarray, probs: np.ndarray) -> list[PartialDue | PauseStarted | TurnEnded]:
-        events: list[PartialDue | PauseStarted | TurnEnded] = []
+    def feed(self, windows: np.ndarray, probs: np.ndarray) -> list[PartialDue | PauseStarted | TurnCheck | TurnEnded]:
+        events: list[PartialDue | PauseStarted | TurnCheck | TurnEnded] = []
         s = self.settings
         for window, prob in zip(windows, probs, strict=True):
             self.windows_seen += 1
+            self._recent.append(window)
             rms = float(np.sqrt(np.mean(window * window)))
             self.noise.observe(rms, float(prob))
             if not self.in_turn:
@@ -117,6 +133,8 @@ class TurnDetector:
                 self._silence_run += 1
                 if self._silence_run == self._windows_for(s.tail_ms):
                     events.append(PauseStarted(self.turn, self.audio()))
+                if s.model_pause_ms and self._silence_run == self._windows_for(s.model_pause_ms):
+                    events.append(TurnCheck(self.turn, np.concatenate(self._recent), self._speech_end))
             too_long = len(self._windows) * WINDOW_S >= s.max_turn_s
             if self._silence_run >= self._windows_for(s.silence_ms) or too_long:
                 events.append(self.end_turn())
@@ -161,6 +179,12 @@ class TurnDetector:
     def voiced_s(self) -> float:
         """Voiced audio in the current turn."""
         return self._voiced_windows * WINDOW_S
+
+    def end_if_still_paused(self, check: TurnCheck) -> TurnEnded | None:
+        """End the turn on the model's word, unless it has ended or speech came back since `check`."""
+        if not self.in_turn or self.turn != check.turn or self._speech_end != check.speech_end:
+            return None
+        return self.end_turn()
 
     def end_turn(self) -> TurnEnded:
         event = TurnEnded(self.turn, self.audio(), self.voiced_s)

@@ -1,0 +1,130 @@
+"""The turn-completion model (Pipecat's smart-turn v3.2, models/ from `make install`) on the shared speech:
+what it says at the end of a sentence and inside one, a stream's turn ended at the short pause and a
+sentence with short pauses kept whole, the model off per stream and per setting, a missing model file.
+
+Features: faster-whisper's numpy log-mel of services/asr/streaming/turn_model.py against transformers'
+WhisperFeatureExtractor(chunk_length=8) (checked once in a scratch venv with transformers 4.x, not a project
+dependency) on the model inputs of en_jfk, en_LJ050-0131, sb_spk1_snt1 and LibriSpeech 2414-0002: max abs
+difference 6.5e-5 (the features span about [-1.5, 1.5])."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from services.asr.streaming.turn_model import SAMPLES, TurnModel, model_input
+from services.asr.streaming.turns import TurnCheck, TurnDetector, TurnSettings
+from services.asr.streaming.vad import WINDOW, StreamingVad
+from tests.in_process import ServiceApp
+from tests.streaming import audio_message
+from tests.text import normalize
+from tests.word_recall import load
+
+RATE = 16_000
+MODEL = "models/smart-turn-v3.2-cpu.onnx"
+JFK_REST = "ask not what your country can do for you ask what you can do for your country"
+
+
+def checks(audio: np.ndarray, silence_ms: int = 2000) -> list[tuple[float, TurnCheck]]:
+    """The model's questions (stream time, check) when `audio` and 1 s of silence are streamed."""
+    audio = np.concatenate([audio, np.zeros(RATE, np.float32)])
+    vad, detector = StreamingVad(), TurnDetector(TurnSettings(silence_ms=silence_ms, model_pause_ms=200))
+    found = []
+    for start in range(0, audio.size, RATE // 10):
+        for event in detector.feed(*vad.process(audio[start : start + RATE // 10])):
+            if isinstance(event, TurnCheck):
+                found.append((detector.windows_seen * WINDOW / RATE, event))
+    return found
+
+
+def test_the_model_input_is_the_last_8_s_zero_padded_in_front_and_normalised() -> None:
+    short = model_input(np.ones(RATE, np.float32))
+    assert short.size == SAMPLES and short[0] < 0 < short[-1] and abs(short.mean()) < 1e-4
+    long = np.arange(2 * SAMPLES, dtype=np.float32)
+    assert np.allclose(model_input(long), model_input(long[-SAMPLES:]))
+
+
+def test_a_check_is_asked_once_per_pause_and_is_stale_once_speech_is_back() -> None:
+    loud = np.full((1, WINDOW), 0.1, np.float32)
+    detector = TurnDetector(TurnSettings(silence_ms=1000, model_pause_ms=200))
+
+    def feed(prob: float, count: int) -> list:
+        return [e for _ in range(count) for e in detector.feed(loud, np.array([prob], np.float32))]
+
+    feed(0.9, 30)
+    (first,) = [e for e in feed(0.05, 12) if isinstance(e, TurnCheck)]  # 384 ms of pause: asked at 192 ms
+    assert first.audio.size == 36 * WINDOW  # the stream's audio up to the check (under 8 s)
+    feed(0.9, 5)
+    assert detector.end_if_still_paused(first) is None and detector.in_turn  # speech came back
+    (second,) = [e for e in feed(0.05, 7) if isinstance(e, TurnCheck)]
+    ended = detector.end_if_still_paused(second)
+    assert ended is not None and ended.audio.size == (47 + 2) * WINDOW and not detector.in_turn
+    assert detector.end_if_still_paused(second) is None  # that turn is over
+
+
+@pytest.mark.service  # the real ONNX model on real speech
+def test_the_model_says_complete_after_a_finished_sentence_and_not_inside_one() -> None:
+    model = TurnModel(MODEL)
+    assert model.features(np.zeros(RATE, np.float32)).shape == (80, 800)
+    jfk = {round(t, 1): model.complete_probability(c.audio) for t, c in checks(load("asr/en_jfk.flac"))}
+    inside = [p for t, p in jfk.items() if 3.8 <= t <= 8.2]  # after "ask not", "for you,", "ask what you can do"
+    assert len(inside) == 3 and max(inside) < 0.5, jfk
+    assert jfk[max(jfk)] >= 0.5, jfk  # "...for your country."
+    (end,) = checks(load("asr/sb_spk2_snt3.wav"))  # "tear a thin sheet from the yellow pad"
+    assert model.complete_probability(end[1].audio) >= 0.5
+    # LJ050-0131 is cut by its corpus inside a sentence: "...thereunder. In this regard"
+    *_, (_, cut) = checks(load("asr/en_LJ050-0131.wav"))
+    assert model.complete_probability(cut.audio) < 0.5
+
+
+def finals(client: TestClient, audio: np.ndarray, query: str) -> list[str]:
+    """Stream `audio` in 100 ms chunks (as fast as they go: turn ends are decided on the stream's clock),
+    then `end`; the finals, normalised."""
+    with client.websocket_connect(f"/ws/transcribe/vad?{query}") as ws:
+        for start in range(0, audio.size, RATE // 10):
+            ws.send_text(audio_message(audio[start : start + RATE // 10]))
+        ws.send_text(json.dumps({"type": "end"}))
+        events = []
+        while (message := ws.receive())["type"] != "websocket.close":
+            events.append(json.loads(message["text"]))
+    return [normalize(e["text"]) for e in events if e["type"] == "transcript" and e["is_final"]]
+
+
+def two_sentences() -> np.ndarray:
+    """Two finished sentences 600 ms apart: one turn by silence alone (silence_ms 1500), two with the model."""
+    gap = np.zeros(int(0.6 * RATE), np.float32)
+    return np.concatenate([load("asr/sb_spk2_snt3.wav"), gap, load("asr/sb_spk2_snt2.wav"), gap])
+
+
+@pytest.mark.slow  # Whisper decodes every turn on CPU
+def test_a_finished_sentence_ends_at_the_short_pause_unless_the_stream_opts_out(
+    service_app: ServiceApp, tmp_path: Path
+) -> None:
+    with service_app("asr", tmp_path) as client:
+        assert client.get("/readyz").json()["turn_model"]["model"] == MODEL
+        assert "load_seconds" in client.get("/readyz").json()["turn_model"]
+        with_model = finals(client, two_sentences(), "silence_ms=1500")
+        without = finals(client, two_sentences(), "silence_ms=1500&turn_model=false")
+        jfk = finals(client, np.concatenate([load("asr/en_jfk.flac"), np.zeros(RATE, np.float32)]), "silence_ms=1500")
+    assert len(with_model) == 2 and "sheet" in with_model[0] and "living" in with_model[1], with_model
+    assert len(without) == 1 and "sheet" in without[0] and "living" in without[0], without
+    # JFK's second sentence has pauses of 0.26, 1.09 and 0.61 s: the model keeps it one turn, every word in it.
+    assert len(jfk) == 2 and jfk[1] == JFK_REST, jfk
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("setting", "error"),
+    [("off", "NotConfigured: STREAM_TURN_MODEL is off"), ("no/such/turn.onnx", "FileNotFoundError: no turn model at")],
+)
+def test_without_a_model_streams_end_turns_on_silence_and_readiness_says_why(
+    service_app: ServiceApp, tmp_path: Path, setting: str, error: str
+) -> None:
+    with service_app("asr", tmp_path, STREAM_TURN_MODEL=setting) as client:
+        ready = client.get("/readyz")
+        text = finals(client, two_sentences(), "silence_ms=500")
+        one_turn = finals(client, two_sentences(), "silence_ms=1500")
+    assert ready.status_code == 200 and ready.json()["turn_model"]["error"].startswith(error), ready.text
+    assert len(text) == 2 and len(one_turn) == 1, (text, one_turn)
