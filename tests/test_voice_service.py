@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import sqlalchemy
 
 from tests.audio_files import read_mono, wav_bytes
 from tests.conftest import DATA
@@ -163,3 +164,26 @@ def test_a_listing_offset_out_of_range_is_a_422_not_a_500(service_app: ServiceAp
         response = client.get("/voice/speakers", params={"offset": offset})
     assert response.status_code == 422, response.text
     assert response.json()["request_id"] != "-"
+
+
+def test_a_print_that_needs_its_lost_recording_is_a_409_that_says_what_to_do(
+    service_app: ServiceApp, tmp_path: Path
+) -> None:
+    """A print made by another speaker model is moved to the current one from its stored recording; when
+    that recording is gone (a lost volume), verifying says so instead of failing with a 500."""
+    speaker = SPEAKERS[0]
+    with service_app("voice", tmp_path) as client:
+        made = register(client, enroll_clip(speaker))
+        engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'voice' / 'voice.db'}")
+        with engine.begin() as connection:
+            path = connection.execute(
+                sqlalchemy.text(
+                    "UPDATE voice_prints SET model_id = 'an-older-model' WHERE id = :id RETURNING reference_path"
+                ),
+                {"id": made["speaker_id"]},
+            ).scalar_one()
+        engine.dispose()
+        (tmp_path / "voice" / path).unlink()
+        response = client.post(f"/voice/verify/{made['speaker_id']}", files=[("files", clip(probe_clip(speaker)))])
+        assert response.status_code == 409, response.text
+        assert "register the speaker again" in response.json()["detail"]

@@ -50,6 +50,12 @@ class Forbidden(ApiError):
     status_code, code = 403, "forbidden"
 
 
+class Conflict(ApiError):
+    """The item exists but is not in a state that allows this (a voice print that must be made again)."""
+
+    status_code, code = 409, "conflict"
+
+
 class PayloadTooLarge(ApiError):
     status_code, code = 413, "payload_too_large"
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import wave
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from services.common.audio import decode_audio
 from services.common.auth import Identity
 from services.common.db import async_database_url, create_engine, migrate, session_factory
 from services.common.durable import Reconciled
-from services.common.errors import ApiError, Forbidden, InvalidInput, NotFound
+from services.common.errors import ApiError, Conflict, Forbidden, InvalidInput, NotFound
 from services.common.models import ModelManager, NotConfigured
 from services.common.workers import Budget, JobKind, Place
 from services.voice.antispoof.quality import QualityLimits, quality_issues
@@ -223,7 +224,14 @@ class VoiceService:
         if voice_print.model_id == verifier.encoder.model_id:
             return voice_print.embedding
         logger.info("re-embedding %s: made with %s", voice_print.id, voice_print.model_id)
-        audio = await asyncio.to_thread(self.files.read, voice_print.reference_path)
+        try:
+            audio = await asyncio.to_thread(self.files.read, voice_print.reference_path)
+        except (OSError, EOFError, wave.Error) as exc:
+            logger.error("voice print %s: its recording cannot be read: %s", voice_print.id, exc)
+            raise Conflict(
+                f"voice print {voice_print.id} was made with {voice_print.model_id} and its recording, needed to "
+                f"move it to {verifier.encoder.model_id}, cannot be read; register the speaker again"
+            ) from exc
         embedding = await self.verifier.run(WORK, _embed_speech, audio, order=place.order)
         await self.store.replace_embedding(voice_print.id, embedding, verifier.encoder.model_id)
         return embedding
