@@ -1,0 +1,274 @@
+"""Our voice agent beside a Pipecat 1.14 bot on the same models: speech end → first agent audio byte.
+
+Usage (the lock: this starts the fleet and binds :8299):
+  flock /tmp/fleet.lock .venv/bin/python bench/voicechat_peer.py [--rounds 2] [--concurrent-rounds 1]
+
+One run starts the fleet (as bench/voicechat_latency.py does, with its instant scripted LLM on :8299), and
+bench/pipecat_bot.py in the peer's venv (../peers/pipecat; install steps in docs/BENCHMARKS.md) on :8331:
+Silero VAD, WhisperSTTService on the fleet's own CTranslate2 Whisper base directory (int8, CPU),
+OpenAILLMService on the same scripted LLM, PiperTTSService with the same joe voice. Both get the same
+wire bytes (voicefleet's audio_event JSON, 100 ms chunks on a microphone's clock, voicechat_latency's
+`play`) and the same end-of-turn silence: ours AGENT_SILENCE_MS (500 ms by default), the bot's Silero
+stop_secs 0.2 s + user_speech_timeout 0.3 s (Pipecat's speech-timeout stop; its smart-turn default needs
+CUDA torch).
+
+Clips the fleet was not tuned on (not tests.text.ENGLISH_CLIPS): the six human speech-to-phrase commands
+and seven LibriSpeech test-other utterances (2.3–12 s of speech) with no pause of 0.4 s or more (faster-whisper's
+Silero), meant as one turn each. A turn: play the clip, then silence until the agent's reply that began
+after the clip ended has finished (`agent_end`) and nothing more has come for 1 s. Speech end = the last
+Silero speech sample of the clip on the playing clock; total = first audio byte of that reply − speech end;
+transcript final = the last end of a user turn (a final `transcript`: ours from the ASR, the bot's at
+on_user_turn_stopped) before that byte. A turn that ended inside the clip, or a reply that began there, marks
+the turn "split"; split turns and turns with no reply within 30 s are counted and left out of the
+percentiles. Each session has one warm-up turn first, not counted. Sides run one after the other (ours, then
+the peer), 1 session, then 4 concurrent sessions each starting on a different clip.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import websockets
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.fleet import listening, running_fleet, wait_for_port
+from bench.voicechat_latency import CHAT, CHUNK, LLM_URL, pcm, percentile, play
+from services.asr.models import resolve_model_path
+from services.asr.settings import AsrSettings
+from tests.scripted_llm import scripted_llm_server
+
+PEER_PYTHON = REPO.parent / "peers" / "pipecat" / "bin" / "python"
+BOT_PORT = 8331
+BOT = f"ws://127.0.0.1:{BOT_PORT}/ws"
+OUT = REPO / "bench" / "out"
+CLIPS = [
+    *(
+        f"spoof/en_stp_human_{name}.wav"
+        for name in (
+            "activate_Mood_Lighting",
+            "cancel_timer",
+            "next",
+            "set_Bed_Light_brightness_to_50_percent",
+            "skip_on_TV",
+            "what_is_the_Outdoor_Humidity",
+        )
+    ),
+    *(
+        f"speaker/libri_testother_{name}.flac"
+        for name in (
+            "1688_1688-142285-0001",
+            "1688_1688-142285-0002",
+            "1998_1998-15444-0001",
+            "1998_1998-15444-0002",
+            "2414_2414-128291-0000",
+            "2609_2609-156975-0000",
+            "2609_2609-156975-0001",
+        )
+    ),
+]
+WARMUP = "spoof/en_stp_tts_resume_the_timer.wav"  # synthetic, not measured
+REPLY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    speech: bytes  # 16 kHz s16le
+    tail_s: float  # from the last Silero speech sample to the clip's end
+
+    @property
+    def chunks(self) -> int:
+        return math.ceil(len(self.speech) / (CHUNK * 2))
+
+
+def load_clip(name: str) -> Clip:
+    speech = pcm(name)
+    samples = np.frombuffer(speech, dtype="<i2").astype(np.float32) / 32768
+    end = get_speech_timestamps(samples, VadOptions(speech_pad_ms=0, min_silence_duration_ms=100))[-1]["end"]
+    return Clip(name, speech, (samples.size - end) / 16000)
+
+
+class Tap:
+    """The socket `play` sends on: notes when the first chunk after the clip (silence) left, which is the
+    time `play` returns as the end of the clip."""
+
+    def __init__(self, ws, chunks: int) -> None:
+        self.ws, self.chunks, self.sent = ws, chunks, 0
+        self.clip_end: float | None = None
+
+    async def send(self, message: str) -> None:
+        self.sent += 1
+        if self.sent == self.chunks + 1:
+            self.clip_end = time.perf_counter()
+        await self.ws.send(message)
+
+
+async def turn(ws, clip: Clip) -> dict:
+    """One turn; `total` is None for a turn with no reply after the clip ended."""
+    tap, stop = Tap(ws, clip.chunks), asyncio.Event()
+    player = asyncio.create_task(play(tap, clip.speech, stop))
+    reply_start: float | None = None
+    finals: list[float] = []
+    split = False
+    deadline = None
+    while True:
+        if tap.clip_end and deadline is None:
+            deadline = tap.clip_end + REPLY_TIMEOUT_S
+        if deadline and time.perf_counter() > deadline:
+            reply_start = None
+            break
+        try:
+            message = await asyncio.wait_for(ws.recv(), 1.0)
+        except TimeoutError:
+            continue
+        now = time.perf_counter()
+        if isinstance(message, bytes):
+            reply_start = reply_start or now
+            continue
+        event = json.loads(message)
+        if event.get("type") == "transcript" and event.get("is_final"):
+            finals.append(now)
+        elif event.get("type") in ("agent_end", "interrupted") and reply_start is not None:
+            if event["type"] == "agent_end" and tap.clip_end and reply_start >= tap.clip_end:
+                break
+            split, reply_start = True, None  # a reply that began inside the clip, or was cut
+    await quiet(ws)  # late events of this turn (a cut turn's further replies) must not land in the next
+    stop.set()
+    speech_end = await player - clip.tail_s
+    split = split or any(t < speech_end for t in finals)  # a turn ended inside the clip
+    heard = [t for t in finals if reply_start and speech_end <= t <= reply_start]
+    return {
+        "clip": clip.name,
+        "split": split,
+        "total": None if reply_start is None else reply_start - speech_end,
+        "asr_final": heard[-1] - speech_end if heard else None,
+    }
+
+
+async def quiet(ws, still_s: float = 1.0) -> None:
+    """Read (and drop) what comes until nothing has come for `still_s`; the player goes on with silence."""
+    with contextlib.suppress(TimeoutError):
+        while True:
+            await asyncio.wait_for(ws.recv(), still_s)
+
+
+async def open_ours():
+    ws = await websockets.connect(CHAT, max_size=2**22)
+    await ws.send(json.dumps({"type": "config", "llm_base_url": LLM_URL, "language": "en"}))
+    assert json.loads(await ws.recv())["type"] == "ready"
+    return ws
+
+
+async def open_peer():
+    ws = await websockets.connect(BOT, max_size=2**22)
+    while json.loads(await asyncio.wait_for(ws.recv(), 120)).get("type") != "ready":
+        pass
+    return ws
+
+
+async def session(opener, clips: list[Clip], warmup: Clip, rounds: int, offset: int) -> list[dict]:
+    ws = await opener()
+    try:
+        await turn(ws, warmup)
+        order = clips[offset:] + clips[:offset]
+        return [await turn(ws, clip) for _ in range(rounds) for clip in order]
+    finally:
+        await ws.close()
+
+
+@contextlib.contextmanager
+def pipecat_bot(whisper_dir: str):
+    """bench/pipecat_bot.py in the peer's venv on BOT_PORT, its log in bench/out/pipecat_bot.log."""
+    if not PEER_PYTHON.exists():
+        raise SystemExit(f"{PEER_PYTHON} is missing: install the peer (docs/BENCHMARKS.md, Pipecat section)")
+    wait_for_port(BOT_PORT, "Pipecat bot")
+    OUT.mkdir(exist_ok=True)
+    command = [str(PEER_PYTHON), str(REPO / "bench" / "pipecat_bot.py"), "--port", str(BOT_PORT)]
+    command += ["--whisper-dir", whisper_dir, "--llm-url", LLM_URL]
+    with (OUT / "pipecat_bot.log").open("w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not listening(BOT_PORT):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("the Pipecat bot did not start; see bench/out/pipecat_bot.log")
+            time.sleep(0.5)
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def row(sessions: int, side: str, results: list[dict]) -> tuple[float, float]:
+    totals = [r["total"] * 1000 for r in results if r["total"] is not None and not r["split"]]
+    finals = [r["asr_final"] * 1000 for r in results if r["asr_final"] is not None and not r["split"]]
+    split = sum(r["split"] for r in results)
+    missing = sum(r["total"] is None for r in results)
+    p50, p95 = statistics.median(totals), percentile(totals, 95)
+    final = f"{statistics.median(finals):.0f} ms" if finals else "–"
+    print(f"| {sessions} | {side} | {len(totals)} | {split} / {missing} | {final} | {p50:.0f} ms | {p95:.0f} ms |")
+    return p50, p95
+
+
+def report(results: dict[tuple[int, str], list[dict]]) -> None:
+    print("| sessions | side | turns | split / no reply | transcript final p50 | total p50 | total p95 |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = []
+    for sessions in sorted({s for s, _ in results}):
+        ours = row(sessions, "voicefleet", results[sessions, "ours"])
+        peer = row(sessions, "Pipecat 1.14", results[sessions, "peer"])
+        ratios.append(f"{sessions} session(s): p50 {ours[0] / peer[0]:.2f}, p95 {ours[1] / peer[1]:.2f}")
+    print("\nratio ours/peer: " + "; ".join(ratios))
+
+
+async def measure(clips: list[Clip], warmup: Clip, rounds: int, concurrent_rounds: int) -> dict:
+    results: dict[tuple[int, str], list[dict]] = {}
+    for sessions, n in ((1, rounds), (4, concurrent_rounds)):
+        for side, opener in (("ours", open_ours), ("peer", open_peer)):
+            offsets = [i * len(clips) // sessions for i in range(sessions)]
+            runs = await asyncio.gather(*(session(opener, clips, warmup, n, o) for o in offsets))
+            results[sessions, side] = [r for run in runs for r in run]
+            print(f"done: {sessions} session(s), {side}", file=sys.stderr, flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the clips, one session")
+    parser.add_argument("--concurrent-rounds", type=int, default=1, help="passes per session, 4 sessions")
+    args = parser.parse_args()
+    os.environ["ALLOWED_URLS"] = json.dumps([LLM_URL])
+    os.environ.setdefault("FOLLOW_UP_AFTER_S", "600")
+    clips, warmup = [load_clip(c) for c in CLIPS], load_clip(WARMUP)
+    whisper_dir = resolve_model_path(AsrSettings())
+    with scripted_llm_server(), running_fleet(None), pipecat_bot(whisper_dir):
+        results = asyncio.run(measure(clips, warmup, args.rounds, args.concurrent_rounds))
+    OUT.mkdir(exist_ok=True)
+    (OUT / "voicechat_peer.json").write_text(json.dumps({f"{s} {side}": r for (s, side), r in results.items()}))
+    print(
+        f"{len(clips)} clips, rounds {args.rounds} (1 session) / {args.concurrent_rounds} (4 sessions), "
+        f"cores {os.cpu_count()}, scripted LLM (instant), Whisper base int8, Piper joe; "
+        f"silence_ms {os.environ.get('AGENT_SILENCE_MS', '500')}"
+    )
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
