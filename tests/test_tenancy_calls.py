@@ -1,10 +1,11 @@
 """Tenancy (issue 20 item 3): the fleet's calls between services act for the caller. Through the real key
 check (tests/tenants.py), against stand-ins that record each handshake's or request's Authorization: a voice
 chat session opens its configured ASR with the caller's key and a client's own URL without it, a WebRTC offer
-is checked against the caller's speakers and opens the voice chat with its key, and an ASR stream's SSAP
-profiles are asked of the voice service with it."""
+is checked against the caller's speakers and opens the voice chat with its key (and only that user adds ICE
+candidates to the peer), and an ASR stream's SSAP profiles are asked of the voice service with it."""
 
 import asyncio
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from tests.conftest import wait_until
@@ -26,10 +28,12 @@ pytestmark = pytest.mark.service  # apps in process, and a catalog process of th
 
 
 class HandshakeRecorder:
-    """A WebSocket server in a thread that keeps the Authorization header of each handshake (and then
-    closes: the session reconnects on its next audio)."""
+    """A WebSocket server in a thread that keeps the Authorization header of each handshake, then closes (an
+    ASR: the session reconnects on its next audio) or, as a voice chat, answers the config with `ready` and
+    holds the session until the client ends it."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer_ready: bool = False) -> None:
+        self.answer_ready = answer_ready
         self.authorizations: list[str | None] = []
         self._server = serve(self._handle, "127.0.0.1", 0)
         self.port = self._server.socket.getsockname()[1]
@@ -37,6 +41,12 @@ class HandshakeRecorder:
 
     def _handle(self, connection: ServerConnection) -> None:
         self.authorizations.append(connection.request.headers.get("Authorization"))
+        if self.answer_ready:
+            connection.recv()
+            connection.send(json.dumps({"type": "ready"}))
+            with contextlib.suppress(ConnectionClosed):
+                for _ in connection:
+                    pass
 
     def close(self) -> None:
         self._server.shutdown()
@@ -74,10 +84,10 @@ def offer_sdp() -> str:
     return asyncio.run(make())
 
 
-def test_a_webrtc_offer_gets_the_callers_speakers_and_passes_its_key_on(
+def test_a_webrtc_peer_gets_the_callers_speakers_its_key_and_its_candidates_only(
     service_app: ServiceApp, tmp_path: Path
 ) -> None:
-    chat = HandshakeRecorder()  # the voice chat: it closes at once, so the answer is a 503 after the handshake
+    chat = HandshakeRecorder(answer_ready=True)  # the voice chat
     try:
         with tenant_catalog(tmp_path) as t, httpx.Client(base_url=t.catalog, timeout=30) as http:
             voice = cloning_speaker(http, t.alice)["id"]
@@ -87,7 +97,11 @@ def test_a_webrtc_offer_gets_the_callers_speakers_and_passes_its_key_on(
                 refused = webrtc.post("/offer", headers=t.bob, json=offer)
                 assert refused.status_code == 422 and f"unknown speaker_id {voice}" in refused.json()["detail"]
                 assert chat.authorizations == []
-                assert webrtc.post("/offer", headers=t.alice, json=offer).status_code == 503
+                answered = webrtc.post("/offer", headers=t.alice, json=offer)
+                assert answered.status_code == 200, answered.text
+                end_of_candidates = {"pc_id": answered.json()["pc_id"], "candidate": None}
+                assert webrtc.post("/ice", headers=t.bob, json=end_of_candidates).status_code == 404
+                assert webrtc.post("/ice", headers=t.alice, json=end_of_candidates).status_code == 200
     finally:
         chat.close()
     assert chat.authorizations == [t.alice["Authorization"]]

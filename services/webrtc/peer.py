@@ -41,8 +41,10 @@ class Peer:
         mids: list[str | None],
         mic_chunk_ms: int,
         on_closed: Callable[["Peer"], Awaitable[None]],
+        owner: str,
     ) -> None:
         self.pc_id = str(uuid.uuid4())
+        self.owner = owner  # the user whose key made the offer: only that key (or an admin's) adds candidates
         self.pc = pc
         self.link = link
         self._mids = mids  # the offer's media sections, in order

@@ -57,7 +57,8 @@ class WebrtcService:
             config = Config.model_validate(await session_config(offer, self.catalog, s.default_language, on_behalf))
             pc = RTCPeerConnection(RTCConfiguration(iceServers=rtc_ice_servers(s.ice_servers)))
             link = OrchestratorLink(s.voicechat_ws_url, on_behalf)
-            peer = Peer(pc, link, [media.rtp.muxId for media in parsed.media], s.mic_chunk_ms, self.registry.remove)
+            mids = [media.rtp.muxId for media in parsed.media]
+            peer = Peer(pc, link, mids, s.mic_chunk_ms, self.registry.remove, identity.user_id)
             try:
                 await _negotiate(pc, peer, offer.sdp)
                 await link.open(config)
@@ -70,18 +71,25 @@ class WebrtcService:
         logger.info("peer %s answered", peer.pc_id)
         return Answer(pc_id=peer.pc_id, sdp=pc.localDescription.sdp)
 
-    async def add_candidate(self, body: IceRequest, forwarded_by: str | None) -> tuple[dict[str, object], int]:
-        """Add a remote candidate to a peer here, or forward it (once) to the replica that holds it."""
+    async def add_candidate(
+        self, body: IceRequest, forwarded_by: str | None, identity: Identity
+    ) -> tuple[dict[str, object], int]:
+        """Add a remote candidate to a peer here, or forward it (once, with the caller's key) to the replica
+        that holds it. Another user's peer is unknown."""
         peer = self.registry.get(body.pc_id)
         if peer is None:
-            return await self._forward_to_owner(body, forwarded_by)
+            return await self._forward_to_owner(body, forwarded_by, forward_headers(identity, self.settings))
+        if not identity.can_write(peer.owner):
+            raise NotFound(f"unknown pc_id {body.pc_id}")
         candidate = ice_candidate(body.candidate) if body.candidate is not None else None
         if candidate is not None:
             peer.check_candidate_target(candidate)
         await peer.pc.addIceCandidate(candidate)
         return {"pc_id": body.pc_id, "status": "ok"}, 200
 
-    async def _forward_to_owner(self, body: IceRequest, forwarded_by: str | None) -> tuple[dict[str, object], int]:
+    async def _forward_to_owner(
+        self, body: IceRequest, forwarded_by: str | None, on_behalf: dict[str, str]
+    ) -> tuple[dict[str, object], int]:
         directory = self.registry.directory
         unknown = NotFound(f"unknown pc_id {body.pc_id}")
         if directory is None or forwarded_by is not None:
@@ -93,9 +101,8 @@ class WebrtcService:
         if owner is None or owner == directory.replica_url:
             raise unknown
         try:
-            response = await self.http.post(
-                f"{owner}/ice", json=body.model_dump(), headers={FORWARDED_HEADER: directory.replica_url}
-            )
+            headers = {**on_behalf, FORWARDED_HEADER: directory.replica_url}
+            response = await self.http.post(f"{owner}/ice", json=body.model_dump(), headers=headers)
         except httpx.HTTPError as exc:
             logger.warning("replica %s holding %s is unreachable: %s", owner, body.pc_id, exc)
             raise NotFound(f"unknown pc_id {body.pc_id} (its server is gone)") from exc

@@ -27,6 +27,6 @@ async def offer(body: Offer, webrtc: WebrtcDep, identity: IdentityDep) -> Answer
 
 
 @router.post("/ice", summary="Add a remote ICE candidate (null: end of candidates)")
-async def ice(body: IceRequest, request: Request, webrtc: WebrtcDep) -> JSONResponse:
-    content, status = await webrtc.add_candidate(body, request.headers.get(FORWARDED_HEADER))
+async def ice(body: IceRequest, request: Request, webrtc: WebrtcDep, identity: IdentityDep) -> JSONResponse:
+    content, status = await webrtc.add_candidate(body, request.headers.get(FORWARDED_HEADER), identity)
     return JSONResponse(content, status_code=status)
