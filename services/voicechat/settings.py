@@ -58,7 +58,15 @@ class VoicechatSettings(ServiceSettings):
     max_text_turns_per_minute: int = Field(
         30, ge=1, description="`text_input` turns a session may start per minute; more get an error event."
     )
-    agent_silence_ms: int = Field(500, ge=100, le=5000, description="End-of-turn silence asked of the ASR.")
+    agent_silence_ms: int = Field(
+        500,
+        ge=100,
+        le=5000,
+        description="End-of-turn silence asked of the ASR (`silence_ms`): the upper bound. The ASR's turn "
+        "model ends a turn it finds complete after a 200 ms pause; one it does not, and every turn when the "
+        "ASR has no model, ends after this much silence, so a pause inside a sentence shorter than this "
+        "never cuts the user off.",
+    )
     follow_up_after_s: float = Field(
         8.0, gt=0, description="Silence after the agent's reply has played out before it follows up."
     )
