@@ -26,8 +26,15 @@ def test_compose_turns_keys_on_and_needs_its_secrets() -> None:
         assert env["AUTH_REQUIRED"] == "${AUTH_REQUIRED:-true}", name
         assert env["SERVICE_TOKEN"].startswith("${SERVICE_TOKEN:?"), name  # compose stops with the message
         assert env["AUTH_VERIFY_URL"] == "http://catalog:8000/internal/auth/verify", name
+        assert env["RATE_LIMIT_PER_MINUTE"] == "${RATE_LIMIT_PER_MINUTE:-600}", name  # per-client limits on
+        assert env["MAX_CLIENT_SESSIONS"] == "${MAX_CLIENT_SESSIONS:-16}", name
     assert compose["services"]["catalog"]["environment"]["ADMIN_API_KEY"].startswith("${ADMIN_API_KEY:?")
     assert "AUTH_REQUIRED" not in compose["services"]["llm"].get("environment", {})
+
+
+def test_the_chart_limits_each_client_by_default() -> None:
+    values = yaml.safe_load((REPO / "deploy" / "k8s" / "voicefleet" / "values.yaml").read_text())
+    assert values["commonEnv"]["RATE_LIMIT_PER_MINUTE"] > 0 and values["commonEnv"]["MAX_CLIENT_SESSIONS"] > 0
 
 
 def test_deploy_secrets_fill_in_what_is_missing_and_keep_the_rest(tmp_path: Path) -> None:

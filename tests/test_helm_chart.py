@@ -45,7 +45,8 @@ SECRET_ENV = {
 }
 # Settings the chart sets on purpose to another value than the code's default: API keys are on in a
 # deployment, off for `make run`.
-DEPLOYED_DEFAULTS = {"AUTH_REQUIRED": True}
+# Deployed defaults that differ from the settings' own (make run stays open): keys and per-client limits on.
+DEPLOYED_DEFAULTS = {"AUTH_REQUIRED": True, "RATE_LIMIT_PER_MINUTE": 600, "MAX_CLIENT_SESSIONS": 16}
 
 PRODUCTION = {
     "services": {
