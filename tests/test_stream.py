@@ -28,9 +28,10 @@ def silence(seconds: float) -> np.ndarray:
 
 
 async def test_jfk_gives_partials_then_one_final_at_end_of_turn(fleet: str) -> None:
-    """JFK pauses 1.1 s between phrases, so this client asks for a 1.5 s end-of-turn silence."""
+    """JFK pauses 1.1 s between phrases, so this client asks for a 1.5 s end-of-turn silence, and silence
+    only (the turn model hears "And so my fellow Americans," as finished: tests/test_turn_model.py)."""
     jfk = clip("asr/en_jfk.flac")
-    received, _ = await stream(URL + "?silence_ms=1500", np.concatenate([jfk, silence(2.0)]))
+    received, _ = await stream(URL + "?silence_ms=1500&turn_model=false", np.concatenate([jfk, silence(2.0)]))
     assert received.partials(), received.events
     finals = received.finals()
     assert len(finals) == 1, received.events
