@@ -56,6 +56,7 @@ def client(servers: Servers) -> Iterator[TestClient]:
             f"ws://127.0.0.1:{servers.redirector.port}/",
             f"http://127.0.0.1:{servers.client_llm.port}/v1",
             f"http://localhost:{servers.configured_llm.port}/named",
+            "http://*.example.invalid/v1",  # names no address: a host under it is resolved, and refused if private
         ],
     )
     app = build_app()
@@ -152,6 +153,13 @@ def test_refused_urls_connect_nowhere(client: TestClient, servers: Servers, url:
     assert (event["type"], event["source"], code) == ("error", "client", 1008), event
     assert needle in event["message"], event
     assert servers.client_llm.requests == [] and servers.target.connections == 0
+
+
+def test_an_address_refused_is_the_configs_error_not_one_after_ready(client: TestClient, servers: Servers) -> None:
+    """A client's URL whose host cannot be reached (here: it does not resolve) is refused before `ready`."""
+    event, code = refused_at_config(client, {"llm_base_url": "http://llm.example.invalid/v1"})
+    assert (event["type"], event["source"], code) == ("error", "client", 1008), event
+    assert "cannot resolve llm.example.invalid" in event["message"], event
 
 
 async def test_websocket_redirects_are_refused_for_the_configured_urls_too(servers: Servers) -> None:

@@ -7,6 +7,7 @@ from fastapi import WebSocket
 
 from services.common.auth import Identity, forward_headers
 from services.common.protocols.voice_chat import Config
+from services.voicechat.addresses import resolve
 from services.voicechat.asr_client import AsrClient
 from services.voicechat.llm import Llm
 from services.voicechat.session import Session
@@ -33,7 +34,7 @@ class VoicechatService:
 
     def endpoints(self, config: Config) -> Endpoints:
         """The configured defaults, or the client's URLs where the allowlist admits them (UrlNotAllowed); a
-        client's URL is resolved and its addresses checked when it is connected to (services/voicechat/outbound.py)."""
+        client's URL is resolved and its addresses checked by `check_addresses` and again at each connection."""
         s = self.settings
 
         def pick(value: str | None, default: str, kind: str, schemes: tuple[str, ...]) -> Endpoint:
@@ -46,6 +47,14 @@ class VoicechatService:
             tts_ws_url=pick(config.tts_ws_url, s.tts_ws_url, "tts_ws_url", ("ws", "wss")),
             asr_ws_url=pick(config.asr_ws_url, s.asr_ws_url, "asr_ws_url", ("ws", "wss")),
         )
+
+    @staticmethod
+    async def check_addresses(endpoints: Endpoints) -> None:
+        """Resolve the client's own URLs now, so a refused address is the config's error rather than a
+        failure after `ready` (OutboundRefused). Every connection checks again: DNS can change."""
+        for endpoint in (endpoints.llm_base_url, endpoints.tts_ws_url, endpoints.asr_ws_url):
+            if endpoint.target is not None:
+                await resolve(endpoint.target)
 
     def session(self, ws: WebSocket, config: Config, endpoints: Endpoints, identity: Identity) -> Session:
         """A session with clients of its own; its LLM client is closed by `Session.run`'s caller. The ASR and

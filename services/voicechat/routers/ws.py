@@ -9,6 +9,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from services.common.auth import Identity, IdentityDep
 from services.common.protocols.base import ErrorEvent, ProtocolError
 from services.common.protocols.voice_chat import Ready, parse_config
+from services.voicechat.addresses import OutboundRefused
 from services.voicechat.asr_client import AsrError
 from services.voicechat.dependencies import VoicechatDep
 from services.voicechat.service import VoicechatService
@@ -57,7 +58,8 @@ async def _serve(ws: WebSocket, voicechat: VoicechatService, identity: Identity)
     try:
         config = parse_config(await _first_text(ws))
         endpoints = voicechat.endpoints(config)
-    except (ProtocolError, UrlNotAllowed) as exc:
+        await voicechat.check_addresses(endpoints)
+    except (ProtocolError, UrlNotAllowed, OutboundRefused) as exc:
         await _refuse(ws, ErrorEvent(source="client", message=str(exc)))
         return
     except TimeoutError:
