@@ -46,6 +46,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
 from schemathesis.schemas import APIOperation
 
 from services.common.errors import ModelUnavailable, NotFound, install_error_handlers
@@ -241,12 +242,30 @@ def fuzz(
             for name, values in known.items():
                 if name in fields and values and data.draw(st.booleans()):
                     fields[name] = data.draw(st.sampled_from(values))
-        response = case.call(session=session, base_url=BASE_URL)
-        statuses[f"{operation.label} {response.status_code}"] += 1
-        if not documented_503(case.path, response):
-            case.validate_response(response, checks=[not_a_server_error])
+        send(case, session, statuses)
 
     one()
+
+
+def send(case: schemathesis.Case, session: requests.Session, statuses: Counter) -> None:
+    """The request, its status counted; a status >= 500 but the documented 503s fails."""
+    response = case.call(session=session, base_url=BASE_URL)
+    statuses[f"{case.operation.label} {response.status_code}"] += 1
+    if not documented_503(case.path, response):
+        case.validate_response(response, checks=[not_a_server_error])
+
+
+def coverage(operation: APIOperation, session: requests.Session, statuses: Counter) -> None:
+    """Schemathesis's coverage phase: boundary and missing values of every field, values of the wrong
+    type, the other HTTP methods on the path; each request once."""
+    config = HypothesisTestConfig(
+        project=operation.schema.config,
+        modes=[HypothesisTestMode.COVERAGE],
+        settings=settings(
+            deadline=None, database=None, phases=[Phase.explicit], suppress_health_check=list(HealthCheck)
+        ),
+    )
+    create_test(operation=operation, test_func=lambda case: send(case, session, statuses), config=config)()
 
 
 def fuzz_all(
@@ -263,12 +282,16 @@ def fuzz_all(
     with requests.Session() as session:
         session.mount("http://", InProcessAdapter(client))
         for operation in operations:
+            try:
+                coverage(operation, session, statuses)
+            except (FailureGroup, Exception) as exc:  # a 5xx (Schemathesis's report, curl), a request not sent
+                failures[f"{operation.label}, coverage cases"] = str(exc)
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 try:
                     fuzz(operation, mode, session, file_fields(document, operation), audio, known, statuses)
                 except Unsatisfiable:  # no request breaks this schema (no parameters, a free-form path string)
                     assert mode is GenerationMode.NEGATIVE, operation.label
-                except (FailureGroup, Exception) as exc:  # a 5xx (Schemathesis's report, curl), a request not sent
+                except (FailureGroup, Exception) as exc:
                     failures[f"{operation.label}, {mode.value} cases"] = str(exc)
     return [operation.label for operation in operations], statuses, failures
 
@@ -307,11 +330,8 @@ def test_the_check_fails_on_a_500_and_an_undocumented_503_only() -> None:
     with TestClient(app, raise_server_exceptions=False) as client:
         operations, statuses, failures = fuzz_all(client, {}, [None])
     assert set(operations) == {"GET /crash", "GET /loading", "GET /bare-503", "GET /items/{item_id}"}
-    assert set(failures) == {
-        "GET /crash, positive cases",
-        "GET /crash, negative cases",
-        "GET /bare-503, positive cases",
-    }
+    crashes = {f"GET /crash, {phase} cases" for phase in ("coverage", "positive", "negative")}
+    assert set(failures) == crashes | {"GET /bare-503, coverage cases", "GET /bare-503, positive cases"}, failures
     assert "Server error" in failures["GET /crash, positive cases"], failures
     assert statuses["GET /loading 503"] > 0 and statuses["GET /items/{item_id} 404"] > 0, statuses
 
