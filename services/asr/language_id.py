@@ -5,7 +5,7 @@ Whisper decides the language once per 30 s window, from the window's start: a 2.
 sentence after 13 s of Vietnamese is decoded as Vietnamese (lost or mangled), and
 faster-whisper's `multilingual=True` still decides per window. Here the recording's main language
 is detected as Whisper does (on the first 30 s) to start from, and every segment is screened on a short
-encoder input (its first LID_WINDOW_S plus LID_PAD_S; one batched encode for all segments). The
+encoder input (its first LID_WINDOW_S plus LID_PAD_S; encoded LID_BATCH segments at a time). The
 short input is cheap but less sure of itself (an English "next" comes out Hindi 0.27, English
 0.13; Whisper's padded 30 s window says English 0.81), so a segment that looks like another
 language is checked again on the 30 s window, unless the short input is all but certain, and
@@ -34,6 +34,11 @@ CLEAR_DOUBT = 0.01  # under this (every real switch in the shared mixes; no mono
 SWITCH_PROBABILITY = 0.8  # the 30 s detection must be this sure of the other language...
 CURRENT_LANGUAGE_DOUBT = 0.05  # ...and give the current language less than this, for a switch
 
+LID_BATCH = 16  # segments encoded at once: memory stays bounded whatever the file's length
+# Whisper detects on the first 30 s window; its features need only the audio around it (the STFT looks
+# 200 samples ahead), so the rest of a long file is not featurized for it.
+DETECTION_AUDIO = (30 + 1) * SAMPLE_RATE
+
 LanguageProbabilities = dict[str, float]
 
 
@@ -56,9 +61,11 @@ def detect_languages(
     for segment in speech:
         clip = level_up(audio[segment["start"] : min(segment["end"], segment["start"] + window)])
         inputs.append(np.pad(clip, (0, padded - clip.size)))
-    features = np.stack([model.feature_extractor(clip) for clip in inputs])
-    features = features[..., : features.shape[-1] // 2 * 2]  # the encoder halves the frame count
-    results = model.model.detect_language(model.encode(features))
+    results = []
+    for start in range(0, len(inputs), LID_BATCH):
+        features = np.stack([model.feature_extractor(clip) for clip in inputs[start : start + LID_BATCH]])
+        features = features[..., : features.shape[-1] // 2 * 2]  # the encoder halves the frame count
+        results += model.model.detect_language(model.encode(features))
     return [{token[2:-2]: probability for token, probability in result} for result in results]
 
 
@@ -99,7 +106,7 @@ def language_runs(
     probability. A given `language` is used for everything."""
     if language is not None:
         return [LanguageRun(language, speech)], language, None
-    _, _, probabilities = model.detect_language(audio)  # as the raw engine does: the first 30 s
+    _, _, probabilities = model.detect_language(audio[:DETECTION_AUDIO])  # as the raw engine does: the first 30 s
     overall = dict(probabilities)
     main = max(overall, key=overall.__getitem__)
     # Only segments long enough to switch are screened (AMI's 30 s: 7 of 12).
