@@ -1,20 +1,26 @@
 """Schemathesis over every service's OpenAPI (issue 20): each HTTP operation of asr, tts, voice,
-catalog, voicechat and webrtc gets a bounded number of generated requests (valid and invalid bodies,
-queries, paths and headers), and no response may be a server error.
+catalog, voicechat and webrtc gets Schemathesis's coverage phase (boundary and missing values, wrong
+types, other methods and media types, each once) and MAX_EXAMPLES generated valid and as many invalid
+requests, and no response may be a server error.
 
-The services run in this process (tests/in_process.py), each one built once for its test with its real
-models loaded (Whisper base, Piper and Kokoro, Resemblyzer...) and `/readyz` at 200 before the first
-request. Requests go through the app's own TestClient, on its event loop, so the models and the
-database are those of one service process.
+The services run in this process (tests/in_process.py), each one built for its test with its real
+models loaded (Whisper base, Piper and Kokoro, Resemblyzer, AASIST when ANTISPOOF_MODEL is set, as
+`make test` sets it) and `/readyz` at 200 before the first request. Requests go through the app's own
+TestClient, on its event loop (Schemathesis's ASGI transport would start a second lifespan on a loop
+of its own). tts and webrtc ask a real catalog, served on a free loopback port. So that requests get
+past the first check, a file field now and then carries real audio and an id field an id that exists.
 
-What counts as a failure: any status ≥ 500, with one exception, the fleet's documented 503 (README,
-docs/ARCHITECTURE.md "Models, budgets and busy", docs/VOICE.md): a `model_unavailable` (a model that
-is not configured, e.g. anti-spoofing without ANTISPOOF_MODEL or an SSAP profiler that is not set, or
-one still loading) or `busy` (a full queue, a catalog that cannot be asked) answer in the fleet's error
-shape (services/common/errors.py: `detail`, `code`, `retryable: true`, `request_id`), and `/readyz`'s
-503 `not_ready`. Any other 503, and every 500, 501, 502 or 504, fails the test with Schemathesis's
-report and a curl command that reproduces it. WebSocket routes are not in OpenAPI;
-tests/test_ws_fuzz.py sends them hostile frames.
+What counts as a failure: any status >= 500 but the fleet's documented 503s (README, docs/ARCHITECTURE.md
+"Models, budgets and busy", docs/VOICE.md, docs/WEBRTC.md), in the fleet's error shape
+(services/common/errors.py: a `detail` that says why, a `code`):
+- `model_unavailable`: a model that is not configured (anti-spoofing without ANTISPOOF_MODEL, an SSAP
+  profiler that is not set), or one still loading (not here: the test waits for /readyz);
+- `busy` with `retryable: true`: a full queue, or a service it needs that cannot be asked (webrtc's
+  voice-chat orchestrator, which does not run here; a catalog);
+- `/readyz`'s 503 `not_ready`.
+Any other 503, and every 500, 501, 502 or 504, fails the test with Schemathesis's report and a curl
+command that reproduces it. WebSocket routes are not in OpenAPI: tests/test_ws_fuzz.py sends them
+hostile frames. Schemathesis's pytest plugin is off (pyproject.toml): this file drives Schemathesis.
 """
 
 import asyncio
