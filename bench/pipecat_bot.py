@@ -6,7 +6,7 @@ imported by the project or its tests.
 
 One pipeline per WebSocket connection on /ws, as a Pipecat FastAPI bot builds it: FastAPI WebSocket
 transport → WhisperSTTService (a local CTranslate2 Whisper base dir, int8, CPU; segmented on Silero VAD) →
-user aggregator (SileroVADAnalyzer, speech-timeout turn stop; the smart-turn default would pull CUDA torch) →
+user aggregator (SileroVADAnalyzer; Pipecat's default turn stop, smart-turn v3, or silence only) →
 OpenAILLMService (the benchmark's instant local stand-in) → PiperTTSService (the local joe voice) → output.
 Wire format: the client sends voicefleet's `{"audio_event": {"audio_base_64": ...}}` text frames (16 kHz
 s16le), so both sides get the same bytes; the bot sends its audio as binary s16le frames and three JSON
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI, WebSocket
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import (
@@ -46,7 +47,7 @@ from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
-from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
+from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
@@ -84,6 +85,14 @@ class EndMark(FrameProcessor):
             await self.push_frame(OutputTransportMessageUrgentFrame(message={"type": "agent_end"}))
 
 
+def stop_strategy(args: argparse.Namespace):
+    """Pipecat's default end of turn (smart-turn v3, its ONNX model in the wheel, on onnxruntime) or silence
+    only (`--speech-timeout-s` after the VAD stop)."""
+    if args.turn == "smart":
+        return TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())
+    return SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=args.speech_timeout_s)
+
+
 def build(websocket: WebSocket, args: argparse.Namespace) -> PipelineWorker:
     transport = FastAPIWebsocketTransport(
         websocket,
@@ -109,9 +118,7 @@ def build(websocket: WebSocket, args: argparse.Namespace) -> PipelineWorker:
         context,
         user_params=LLMUserAggregatorParams(
             vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=args.stop_s)),
-            user_turn_strategies=UserTurnStrategies(
-                stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=args.speech_timeout_s)]
-            ),
+            user_turn_strategies=UserTurnStrategies(stop=[stop_strategy(args)]),
         ),
     )
     pipeline = Pipeline(
@@ -172,7 +179,8 @@ def main() -> None:
     parser.add_argument("--voice-dir", default=joe_voice_dir(), help=f"the folder of {VOICE}.onnx and its .json")
     parser.add_argument("--llm-url", required=True)
     parser.add_argument("--stop-s", type=float, default=0.2, help="Silero VAD stop_secs")
-    parser.add_argument("--speech-timeout-s", type=float, default=0.3, help="turn stop after the VAD stop")
+    parser.add_argument("--turn", choices=("smart", "silence"), default="smart", help="end of turn")
+    parser.add_argument("--speech-timeout-s", type=float, default=0.3, help="silence: turn stop after VAD stop")
     args = parser.parse_args()
     uvicorn.run(app_for(args), host="127.0.0.1", port=args.port, log_level="warning")
 

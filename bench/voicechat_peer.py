@@ -1,16 +1,18 @@
 """Our voice agent beside a Pipecat 1.14 bot on the same models: speech end → first agent audio byte.
 
 Usage (the lock: this starts the fleet and binds :8299):
-  flock /tmp/fleet.lock .venv/bin/python bench/voicechat_peer.py [--rounds 2] [--concurrent-rounds 1]
+  flock /tmp/fleet.lock .venv/bin/python bench/voicechat_peer.py [--rounds 2] [--concurrent-rounds 1] \
+      [--peer-turn smart|silence]
 
 One run starts the fleet (as bench/voicechat_latency.py does, with its instant scripted LLM on :8299), and
 bench/pipecat_bot.py in the peer's venv (../peers/pipecat; install steps in docs/BENCHMARKS.md) on :8331:
 Silero VAD, WhisperSTTService on the fleet's own CTranslate2 Whisper base directory (int8, CPU),
 OpenAILLMService on the same scripted LLM, PiperTTSService with the same joe voice. Both get the same
 wire bytes (voicefleet's audio_event JSON, 100 ms chunks on a microphone's clock, voicechat_latency's
-`play`) and the same end-of-turn silence: ours AGENT_SILENCE_MS (500 ms by default), the bot's Silero
-stop_secs 0.2 s + user_speech_timeout 0.3 s (Pipecat's speech-timeout stop; its smart-turn default needs
-CUDA torch).
+`play`). End of turn, each side's default around the same model (Pipecat's smart-turn v3.2 ONNX file): ours
+ends a turn the model calls complete at a 200 ms pause, any other at AGENT_SILENCE_MS (500 ms); the bot
+asks LocalSmartTurnAnalyzerV3 at Silero's stop (stop_secs 0.2 s), an unfinished turn ends after 3 s.
+`--peer-turn silence`: the bot ends turns on silence only (stop_secs 0.2 s + user_speech_timeout 0.3 s).
 
 Clips the fleet was not tuned on (not tests.text.ENGLISH_CLIPS): the six human speech-to-phrase commands
 and seven LibriSpeech test-other utterances (2.3–12 s of speech) with no pause of 0.4 s or more (faster-whisper's
@@ -191,14 +193,14 @@ async def session(opener, clips: list[Clip], warmup: Clip, rounds: int, offset: 
 
 
 @contextlib.contextmanager
-def pipecat_bot(whisper_dir: str):
+def pipecat_bot(whisper_dir: str, turn: str):
     """bench/pipecat_bot.py in the peer's venv on BOT_PORT, its log in bench/out/pipecat_bot.log."""
     if not PEER_PYTHON.exists():
         raise SystemExit(f"{PEER_PYTHON} is missing: install the peer (docs/BENCHMARKS.md, Pipecat section)")
     wait_for_port(BOT_PORT, "Pipecat bot")
     OUT.mkdir(exist_ok=True)
     command = [str(PEER_PYTHON), str(REPO / "bench" / "pipecat_bot.py"), "--port", str(BOT_PORT)]
-    command += ["--whisper-dir", whisper_dir, "--llm-url", LLM_URL]
+    command += ["--whisper-dir", whisper_dir, "--llm-url", LLM_URL, "--turn", turn]
     with (OUT / "pipecat_bot.log").open("w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -253,19 +255,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2, help="passes over the clips, one session")
     parser.add_argument("--concurrent-rounds", type=int, default=1, help="passes per session, 4 sessions")
+    parser.add_argument("--peer-turn", choices=("smart", "silence"), default="smart", help="the bot's end of turn")
     args = parser.parse_args()
     os.environ["ALLOWED_URLS"] = json.dumps([LLM_URL])
     os.environ.setdefault("FOLLOW_UP_AFTER_S", "600")
     clips, warmup = [load_clip(c) for c in CLIPS], load_clip(WARMUP)
     whisper_dir = resolve_model_path(AsrSettings())
-    with scripted_llm_server(), running_fleet(None), pipecat_bot(whisper_dir):
+    with scripted_llm_server(), running_fleet(None), pipecat_bot(whisper_dir, args.peer_turn):
         results = asyncio.run(measure(clips, warmup, args.rounds, args.concurrent_rounds))
     OUT.mkdir(exist_ok=True)
     (OUT / "voicechat_peer.json").write_text(json.dumps({f"{s} {side}": r for (s, side), r in results.items()}))
     print(
         f"{len(clips)} clips, rounds {args.rounds} (1 session) / {args.concurrent_rounds} (4 sessions), "
         f"cores {os.cpu_count()}, scripted LLM (instant), Whisper base int8, Piper joe; "
-        f"silence_ms {os.environ.get('AGENT_SILENCE_MS', '500')}"
+        f"silence_ms {os.environ.get('AGENT_SILENCE_MS', '500')}, peer turn {args.peer_turn}"
     )
     report(results)
 
