@@ -58,7 +58,8 @@ from schemathesis.schemas import APIOperation
 from services.common.errors import ModelUnavailable, NotFound, install_error_handlers
 from tests.audio_files import read_mono, wav_bytes
 from tests.conftest import DATA, wait_until
-from tests.in_process import build_service_app, running_service
+from tests.databases import fresh_postgres_database
+from tests.in_process import ServiceApp, build_service_app, running_service
 
 BASE_URL = "http://testserver"  # the TestClient's own
 # Generated requests per operation and mode: the whole file runs in about two minutes. A deeper run:
@@ -340,6 +341,28 @@ def test_the_check_fails_on_a_500_and_an_undocumented_503_only() -> None:
     assert set(failures) == crashes | {"GET /bare-503, coverage cases", "GET /bare-503, positive cases"}, failures
     assert "Server error" in failures["GET /crash, positive cases"], failures
     assert statuses["GET /loading 503"] > 0 and statuses["GET /items/{item_id} 404"] > 0, statuses
+
+
+@pytest.mark.parametrize("service", ["catalog", "voice"])
+def test_a_nul_character_is_a_422_on_postgresql(service_app: ServiceApp, tmp_path: Path, service: str) -> None:
+    """Found by the fuzzing above on PostgreSQL (SQLite stores NUL): text with a NUL character in a
+    query, a JSON body or a form was the database's 500; it is the fleet's 422 that says why."""
+    with fresh_postgres_database() as url, service_app(service, tmp_path, DATABASE_URL=url) as client:
+        if service == "catalog":
+            responses = [
+                client.get("/api/speakers", params={"user_id": "a\x00b"}),
+                client.get("/api/collections", params={"user_id": "\x00"}),
+                client.post("/api/collections", json={"name": "a\x00b", "user_id": "default"}),
+            ]
+        else:
+            speech = (DATA / "asr/sb_spk2_snt2.wav").read_bytes()
+            form = {"name": "a\x00b", "description": "a voice print"}
+            responses = [client.post("/voice/register", files={"file": ("a.wav", speech)}, data=form)]
+        for response in responses:
+            assert response.status_code == 422, response.text
+            body = response.json()
+            assert body["code"] == "invalid_input" and "NUL" in body["detail"], body
+        assert client.get("/readyz").status_code == 200  # and the service goes on
 
 
 def record(name: str, operations: list[str], statuses: Counter, failures: int) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from services.common.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,19 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    event.listen(engine.sync_engine, "handle_error", _text_postgres_refuses)
+    return engine
+
+
+# SQLSTATEs of text PostgreSQL cannot hold: a NUL character (22021), one the encoding lacks (22P05).
+UNSTORABLE_TEXT = {"22021", "22P05"}
+
+
+def _text_postgres_refuses(context: ExceptionContext) -> None:
+    """A request's text with a NUL character is the client's mistake, a 422, not the database's 500."""
+    if getattr(context.original_exception, "sqlstate", None) in UNSTORABLE_TEXT:
+        raise InvalidInput("text must not contain NUL (\\x00) characters") from context.original_exception
 
 
 def _sqlite_pragmas(connection: object, _: object) -> None:
