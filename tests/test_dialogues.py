@@ -7,7 +7,7 @@ import pytest
 
 from services.asr.dialogues import Word, build_dialogues, speakers_of
 from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by_first_appearance
-from services.asr.diarization.embedded import cluster, label_speech
+from services.asr.diarization.embedded import cluster, label_speech, nearest_center
 from services.asr.routers.diarize import speaker_count
 from services.common.errors import InvalidInput
 
@@ -149,3 +149,13 @@ def test_label_speech_joins_same_speaker_across_short_gaps() -> None:
     assert turns == [SpeakerTurn(0.0, 4.0, 0)]
     turns = label_speech(4 * rate, speech, centres, np.array([0, 0, 1, 1]), fill_gap_s=1.0)
     assert [(t.speaker, round(t.start, 2), round(t.end, 2)) for t in turns] == [(0, 0.0, 2.0), (1, 2.5, 4.0)]
+
+
+def test_each_frame_takes_the_nearest_window_without_a_frames_by_windows_matrix() -> None:
+    rng = np.random.default_rng(0)
+    centers = np.unique(rng.uniform(0, 100, 300))
+    times = np.concatenate([rng.uniform(-5, 105, 4000), centers, (centers[:-1] + centers[1:]) / 2])
+    expected = np.abs(times[:, None] - centers[None, :]).argmin(axis=1)  # ties go to the earlier window
+    assert (nearest_center(times, centers) == expected).all()
+    hour = np.arange(0, 3600, 0.01)  # an hour of 10 ms frames against 4,799 windows: no 13 GB matrix
+    assert nearest_center(hour, np.arange(0.8, 3600, 0.75)).max() == 4798  # the last window

@@ -12,6 +12,7 @@ from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by
 
 RATE = 16_000
 FRAME = 160  # 10 ms labelling resolution
+EMBED_BATCH = 64  # windows forwarded at once: memory stays bounded whatever the length
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,23 @@ class EmbeddedDiarizer:
         return turns_from_windows(audio.size, speech, partials, slices, count, self.params)
 
     def embed(self, audio: np.ndarray) -> tuple[np.ndarray, list[slice]]:
-        """A Resemblyzer embedding per 1.6 s window, every `hop_s`, over the whole file."""
-        from resemblyzer.audio import normalize_volume
+        """A Resemblyzer embedding per 1.6 s window, every `hop_s`, over the whole file: what
+        `embed_utterance(return_partials=True)` computes, with the windows forwarded EMBED_BATCH at a
+        time (all at once, an 8-minute file took 0.6 GB more, growing with the length)."""
+        import torch
+        from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
 
         wav = normalize_volume(audio, -30, increase_only=True)
-        _, partials, slices = self.encoder.embed_utterance(
-            wav, return_partials=True, rate=1 / self.params.hop_s, min_coverage=0.5
-        )
-        return partials, slices
+        wav_slices, mel_slices = self.encoder.compute_partial_slices(len(wav), 1 / self.params.hop_s, 0.5)
+        if wav_slices[-1].stop >= len(wav):
+            wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)))
+        mel = wav_to_mel_spectrogram(wav)
+        partials = []
+        with torch.no_grad():
+            for start in range(0, len(mel_slices), EMBED_BATCH):
+                batch = np.array([mel[s] for s in mel_slices[start : start + EMBED_BATCH]])
+                partials.append(self.encoder(torch.from_numpy(batch).to(self.encoder.device)).cpu().numpy())
+        return np.concatenate(partials), wav_slices
 
 
 def turns_from_windows(
@@ -179,6 +189,14 @@ def absorb(embeddings: np.ndarray, labels: np.ndarray, keep: list[int]) -> np.nd
     return out
 
 
+def nearest_center(times: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """For each time, the index of the nearest of the (increasing) `centers`, the earlier on a tie: the
+    argmin of |times - centers| without its frames × windows matrix (gigabytes for an hour)."""
+    right = np.clip(np.searchsorted(centers, times), 1, centers.size - 1)
+    left = right - 1
+    return np.where(times - centers[left] <= centers[right] - times, left, right)
+
+
 def label_speech(
     samples: int, speech: list[dict[str, int]], centers: np.ndarray, labels: np.ndarray, fill_gap_s: float
 ) -> list[SpeakerTurn]:
@@ -187,7 +205,7 @@ def label_speech(
     mask = speech_mask(samples, speech)
     frames = np.flatnonzero(mask)
     times = frames * FRAME / RATE
-    nearest = np.abs(times[:, None] - centers[None, :]).argmin(axis=1)
+    nearest = nearest_center(times, centers)
     frame_labels = np.full(mask.size, -1)
     frame_labels[frames] = labels[nearest]
     changes = np.flatnonzero(np.diff(frame_labels)) + 1
