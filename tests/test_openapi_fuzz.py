@@ -66,7 +66,8 @@ BASE_URL = "http://testserver"  # the TestClient's own
 # SCHEMATHESIS_MAX_EXAMPLES=500 pytest tests/test_openapi_fuzz.py
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20"))
 DOCUMENTED_503_CODES = {"model_unavailable", "busy"}
-SERVICES = ("asr", "tts", "voice", "catalog", "voicechat", "webrtc")
+# voice and catalog on SQLite (the default) and on PostgreSQL, which refuses text SQLite stores (NUL)
+SERVICES = ("asr", "tts", "voice", "voice-postgres", "catalog", "catalog-postgres", "voicechat", "webrtc")
 CATALOG_CLIENTS = {"tts", "webrtc"}  # they look speakers up in a catalog, served here on a port of its own
 ENV = {"webrtc": {"VOICECHAT_WS_URL": "ws://127.0.0.1:8297/ws/voice-chat"}}  # nothing listens there
 SUMMARY = Path(__file__).resolve().parents[1] / "build" / "schemathesis.json"
@@ -149,9 +150,11 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Te
     """The service's app, its models loaded (no 503 for a model still loading), and real values for
     some fields (name → values): speakers and collections that exist, a registered voice print. tts
     and webrtc get a catalog of their own, so that speakers resolve."""
-    name = request.param
+    name, _, database = request.param.partition("-")
     with ExitStack() as stack:
         env = dict(ENV.get(name, {}))
+        if database == "postgres":
+            env["DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
         if name in CATALOG_CLIENTS:
             (tmp_path / "catalog").mkdir()
             env["CATALOG_URL"] = stack.enter_context(served(build_service_app("catalog", tmp_path / "catalog")))
