@@ -183,13 +183,23 @@ async def open_peer():
 
 
 async def session(opener, clips: list[Clip], warmup: Clip, rounds: int, offset: int) -> list[dict]:
-    ws = await opener()
-    try:
-        await turn(ws, warmup)
-        order = clips[offset:] + clips[:offset]
-        return [await turn(ws, clip) for _ in range(rounds) for clip in order]
-    finally:
-        await ws.close()
+    """One connection's turns (on a closed connection: a new one, with its warm-up, and the next clip)."""
+    order = (clips[offset:] + clips[:offset]) * rounds
+    results: list[dict] = []
+    while len(results) < len(order):
+        ws = await opener()
+        try:
+            await turn(ws, warmup)
+            while len(results) < len(order):
+                result = await turn(ws, order[len(results)])
+                results.append(result)
+                print(f"{opener.__name__} {offset}: {result}", file=sys.stderr, flush=True)
+        except websockets.ConnectionClosed as exc:
+            print(f"{opener.__name__} {offset}: connection closed ({exc}); reconnecting", file=sys.stderr)
+            results.append({"clip": order[len(results)].name, "split": False, "total": None, "asr_final": None})
+        finally:
+            await ws.close()
+    return results
 
 
 @contextlib.contextmanager
@@ -259,6 +269,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["ALLOWED_URLS"] = json.dumps([LLM_URL])
     os.environ.setdefault("FOLLOW_UP_AFTER_S", "600")
+    os.environ.setdefault("INACTIVITY_TIMEOUT_S", "600")  # a turn with no reply must not end the session
     clips, warmup = [load_clip(c) for c in CLIPS], load_clip(WARMUP)
     whisper_dir = resolve_model_path(AsrSettings())
     with scripted_llm_server(), running_fleet(None), pipecat_bot(whisper_dir, args.peer_turn):
