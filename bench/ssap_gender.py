@@ -88,10 +88,8 @@ def speech(wav: bytes) -> np.ndarray:
     return speech_only(decode_audio(wav, max_duration_s=120))
 
 
-def main() -> None:
-    encoder = load_encoder(VoiceSettings())
-    voice2gender = Voice2Gender()
-
+def synthetic_training_set(encoder) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings of the named espeak-ng variants in every language, two sentences each; y = female."""
     variants = named_variants()
     print(f"training set: {len(variants)} named espeak variants x {len(ESPEAK_VOICES)} languages x 2 sentences")
     train_x, train_y = [], []
@@ -102,14 +100,59 @@ def main() -> None:
                 if audio.size:
                     train_x.append(encoder.embed(audio))
                     train_y.append(gender == "female")
-    train_x, train_y = np.array(train_x), np.array(train_y)
+    return np.array(train_x), np.array(train_y)
+
+
+def with_real_probabilities(tests: list, embeddings: dict, train_x: np.ndarray, train_y: np.ndarray) -> dict:
+    """p(female) per test with the real clips in training: synthetic tests are scored by a model trained on
+    every real clip; each real clip by a model that never saw its speaker (leave one speaker out)."""
+    real = [i for i, test in enumerate(tests) if test[0] == "real"]
+
+    def trained_with(indices: list[int]) -> LogisticRegression:
+        x = np.vstack([train_x, *[embeddings[i][np.newaxis] for i in indices]])
+        y = np.concatenate([train_y, [tests[i][2] == "female" for i in indices]])
+        return LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
+
+    def female(model: LogisticRegression, index: int) -> float:
+        return model.predict_proba(embeddings[index][np.newaxis])[0, 1]
+
+    with_real = trained_with(real)
+    lr_female = {i: female(with_real, i) for i, test in enumerate(tests) if test[0] != "real"}
+    for speaker in {tests[i][1] for i in real}:
+        model = trained_with([i for i in real if tests[i][1] != speaker])
+        for i in real:
+            if tests[i][1] == speaker:
+                lr_female[i] = female(model, i)
+    return lr_female
+
+
+def print_accuracy(predictions: dict, tests: list) -> None:
+    """Right per voice family and overall for each model, and the voices it got wrong."""
+    groups = ["piper", "kokoro", "espeak", "real"]
+    header = f"{'model':<32}" + "".join(f"{g:>14}" for g in groups) + f"{'all':>14}"
+    print(header)
+    for name, predicted in predictions.items():
+        row = f"{name:<32}"
+        for group in [*groups, None]:
+            indices = [i for i, t in enumerate(tests) if group in (None, t[0])]
+            right = sum(predicted[i] == tests[i][2] for i in indices)
+            row += f"{f'{right}/{len(indices)} {right / len(indices):.0%}':>14}"
+        print(row)
+        misses = [f"{tests[i][1]}" for i in sorted(predicted) if predicted[i] != tests[i][2]]
+        print(f"  misses: {', '.join(misses) or 'none'}")
+
+
+def main() -> None:
+    encoder = load_encoder(VoiceSettings())
+    voice2gender = Voice2Gender()
+    train_x, train_y = synthetic_training_set(encoder)
     synthetic_only = LogisticRegression(C=1.0, max_iter=2000).fit(train_x, train_y)
 
     tests = [(v.family, v.voice, v.gender, speech(v.wav)) for v in known_voices()]
     for clip, (speaker, gender, _) in REAL_CLIPS.items():
         tests.append(("real", speaker, gender, speech((DATA / clip).read_bytes())))
 
-    embeddings, v2g_female, lr_female = {}, {}, {}
+    embeddings, v2g_female = {}, {}
     timings = defaultdict(list)
     predictions = defaultdict(dict)  # model -> test index -> predicted gender
     for index, (_, _, _, audio) in enumerate(tests):
@@ -124,45 +167,13 @@ def main() -> None:
         timings["embedding + LR"].append(time.perf_counter() - start)
         predictions["embedding + LR (synthetic)"][index] = "female" if female >= 0.5 else "male"
 
-    # With the real clips in training: synthetic tests are scored by a model trained on every real
-    # clip; each real clip by a model that never saw its speaker (leave one speaker out).
-    real = [i for i, test in enumerate(tests) if test[0] == "real"]
-
-    def trained_with(indices: list[int]) -> LogisticRegression:
-        x = np.vstack([train_x, *[embeddings[i][np.newaxis] for i in indices]])
-        y = np.concatenate([train_y, [tests[i][2] == "female" for i in indices]])
-        return LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
-
-    def female(model: LogisticRegression, index: int) -> float:
-        return model.predict_proba(embeddings[index][np.newaxis])[0, 1]
-
-    with_real = trained_with(real)
-    mixed = predictions["embedding + LR (+ real, LOSO)"]
-    for i, test in enumerate(tests):
-        if test[0] != "real":
-            lr_female[i] = female(with_real, i)
-    for speaker in {tests[i][1] for i in real}:
-        model = trained_with([i for i in real if tests[i][1] != speaker])
-        for i in real:
-            if tests[i][1] == speaker:
-                lr_female[i] = female(model, i)
+    lr_female = with_real_probabilities(tests, embeddings, train_x, train_y)
     for i, p in lr_female.items():
-        mixed[i] = "female" if p >= 0.5 else "male"
+        predictions["embedding + LR (+ real, LOSO)"][i] = "female" if p >= 0.5 else "male"
         average = (p + v2g_female[i]) / 2
         predictions["mean of voice2gender and LR (+ real)"][i] = "female" if average >= 0.5 else "male"
 
-    groups = ["piper", "kokoro", "espeak", "real"]
-    header = f"{'model':<32}" + "".join(f"{g:>14}" for g in groups) + f"{'all':>14}"
-    print(header)
-    for name, predicted in predictions.items():
-        row = f"{name:<32}"
-        for group in [*groups, None]:
-            indices = [i for i, t in enumerate(tests) if group in (None, t[0])]
-            right = sum(predicted[i] == tests[i][2] for i in indices)
-            row += f"{f'{right}/{len(indices)} {right / len(indices):.0%}':>14}"
-        print(row)
-        misses = [f"{tests[i][1]}" for i in sorted(predicted) if predicted[i] != tests[i][2]]
-        print(f"  misses: {', '.join(misses) or 'none'}")
+    print_accuracy(predictions, tests)
     for i, test in enumerate(tests):
         if test[0] == "real":
             print(
