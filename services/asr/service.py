@@ -19,7 +19,7 @@ from services.asr.short_context import TurnContext
 from services.asr.streaming.scheduler import STREAM_LANE, TURN_WORK, VAD_LANE, DecodeScheduler
 from services.asr.streaming.ssap import VoiceProfiles
 from services.asr.streaming.turn_model import TurnModel
-from services.asr.transcriber import FilePlan, Transcriber, Transcription, UtteranceText
+from services.asr.transcriber import TRANSCRIBE, DecodeRequest, FilePlan, Transcriber, Transcription, UtteranceText
 from services.common.audio import TARGET_RATE, decode_audio
 from services.common.errors import InvalidInput
 from services.common.models import ModelManager, NotConfigured
@@ -132,8 +132,10 @@ class AsrService:
             )
         return audio
 
-    def _decode_and_plan(self, transcriber: Transcriber, upload: UploadFile, language: str | None) -> FilePlan:
-        return transcriber.plan(self._decode_upload(upload), language)
+    def _decode_and_plan(
+        self, transcriber: Transcriber, upload: UploadFile, language: str | None, words: bool, request: DecodeRequest
+    ) -> FilePlan:
+        return transcriber.plan(self._decode_upload(upload), language, words=words, request=request)
 
     async def _transcribe(self, place: Place, plan: FilePlan) -> Transcription:
         """The plan's pieces, each a job of the request (a long file's pieces run on every free file
@@ -148,11 +150,20 @@ class AsrService:
         )
         return self.whisper.get().collect(plan, pieces, solo=solo)
 
-    async def transcribe_upload(self, place: Place, upload: UploadFile, language: str | None) -> FileResult:
-        """`place`: the request's admission (its jobs run in its order)."""
+    async def transcribe_upload(
+        self,
+        place: Place,
+        upload: UploadFile,
+        language: str | None,
+        *,
+        words: bool = False,
+        request: DecodeRequest = TRANSCRIBE,
+    ) -> FileResult:
+        """`place`: the request's admission (its jobs run in its order); `words`: word timestamps;
+        `request`: the task, prompt and temperature."""
         code = self.validate_language(language)
         started = time.perf_counter()
-        plan = await self.whisper.run(FILE_WORK, self._decode_and_plan, upload, code, order=place.order)
+        plan = await self.whisper.run(FILE_WORK, self._decode_and_plan, upload, code, words, request, order=place.order)
         result = await self._transcribe(place, plan)
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels(result.mode).observe(elapsed)

@@ -6,6 +6,7 @@ loop."""
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -57,6 +58,24 @@ class Transcription:
 
 
 @dataclass(frozen=True)
+class DecodeRequest:
+    """What a file request asks of Whisper besides the language: the task (`translate`: into English), a
+    prompt (Whisper's initial prompt of every piece) and a temperature (None: faster-whisper's fallback
+    from 0 up, as OpenAI's 0 means)."""
+
+    task: Literal["transcribe", "translate"] = "transcribe"
+    prompt: str | None = None
+    temperature: float | None = None
+
+    def options(self) -> dict[str, object]:
+        fixed = {} if self.temperature is None else {"temperature": self.temperature}
+        return {"task": self.task, "initial_prompt": self.prompt or None, **fixed}
+
+
+TRANSCRIBE = DecodeRequest()  # what /transcribe asks: Whisper's defaults
+
+
+@dataclass(frozen=True)
 class FilePlan:
     """A file's audio and what `Transcriber.plan` found in it: Silero's speech segments, the
     pieces to decode (language, sample span) and the main language."""
@@ -68,6 +87,7 @@ class FilePlan:
     language: str | None
     probability: float | None
     words: bool
+    request: DecodeRequest = TRANSCRIBE
 
 
 @dataclass(frozen=True)
@@ -90,7 +110,9 @@ class Transcriber:
     def languages(self) -> frozenset[str]:
         return frozenset(self.model.supported_languages)
 
-    def plan(self, audio: np.ndarray, language: str | None, *, words: bool = False) -> FilePlan:
+    def plan(
+        self, audio: np.ndarray, language: str | None, *, words: bool = False, request: DecodeRequest = TRANSCRIBE
+    ) -> FilePlan:
         """What to decode in a file: its speech (Silero), its language runs and the pieces they are
         cut into. The original audio keeps its pauses and is decoded as the raw engine decodes it
         (cutting pauses out changes what Whisper hears, and words go missing), one language run at
@@ -100,14 +122,14 @@ class Transcriber:
         speech = get_speech_timestamps(audio, FILE_VAD)
         if not speech:
             # No voiced audio: nothing to decode, and nothing for Whisper to hallucinate.
-            return FilePlan(audio, duration, speech, [], language, None, words)
+            return FilePlan(audio, duration, speech, [], language, None, words, request)
         runs, main, probability = language_runs(self.model, audio, speech, language)
         pieces = [
             (run.language, piece)
             for run, span in zip(runs, run_spans(runs, audio.size), strict=True)
             for piece in cut_at_pauses(run.speech, span, int(CLIP_SECONDS * SAMPLE_RATE), MIN_CUT_PAUSE)
         ]
-        return FilePlan(audio, duration, speech, pieces, main, probability, words)
+        return FilePlan(audio, duration, speech, pieces, main, probability, words, request)
 
     def decode_piece(self, plan: FilePlan, index: int, *, solo: bool = False) -> list[tuple[WhisperSegment, str]]:
         """Piece `index` of the plan, its segments on the recording's timeline with their language;
@@ -116,7 +138,7 @@ class Transcriber:
         # One window or less is decoded exactly as the raw engine decodes it: no second decode of a tail.
         retries = 0 if len(plan.pieces) == 1 else MAX_TAIL_RETRIES
         model = self.solo if solo and self.solo is not None else self.model
-        decoded = self._decode_piece(model, plan.audio, code, start, end, plan.speech, plan.words, retries)
+        decoded = self._decode_piece(model, plan, code, start, end, retries)
         return [(seg, code) for seg in decoded]
 
     def collect(
@@ -188,32 +210,25 @@ class Transcriber:
         return UtteranceText("".join(seg.text for seg in voiced).strip(), info.language, detected)
 
     def _decode_piece(
-        self,
-        model: WhisperModel,
-        audio: np.ndarray,
-        language: str,
-        start: int,
-        end: int,
-        speech: list[dict[str, int]],
-        words: bool,
-        retries: int,
+        self, model: WhisperModel, plan: FilePlan, language: str, start: int, end: int, retries: int
     ) -> list[WhisperSegment]:
         """Decode `audio[start:end]` alone (faster-whisper computes features for all it is given),
         on the recording's timeline. Whisper sometimes ends its transcript early and skips the rest
         of the window; speech that Silero hears after the last decoded segment is decoded again
         from the pause before it, so that it is not lost."""
         segments, _ = model.transcribe(
-            audio[start:end],
+            plan.audio[start:end],
             condition_on_previous_text=False,
             vad_filter=False,
-            word_timestamps=words,
+            word_timestamps=plan.words,
             **self._decode_options(language),
+            **plan.request.options(),
         )
         # Consume the generator here, on this worker thread: decoding happens while iterating.
         decoded = [shifted(seg, start / SAMPLE_RATE) for seg in segments]
         voiced = [seg for seg in decoded if not self._is_silence(seg)]
         heard_until = int(voiced[-1].end * SAMPLE_RATE) if voiced else start
-        inside = [seg for seg in speech if start <= seg["start"] and seg["end"] <= end]
+        inside = [seg for seg in plan.speech if start <= seg["start"] and seg["end"] <= end]
         missed = [seg for seg in inside if seg["end"] > heard_until + TIMESTAMP_SLACK]
         if retries == 0 or sum(seg["end"] - max(seg["start"], heard_until) for seg in missed) < MISSED_SPEECH:
             return decoded
@@ -222,7 +237,7 @@ class Transcriber:
         if restart <= start:
             return decoded
         kept = [seg for seg in decoded if seg.start * SAMPLE_RATE < restart]
-        return kept + self._decode_piece(model, audio, language, restart, end, speech, words, retries - 1)
+        return kept + self._decode_piece(model, plan, language, restart, end, retries - 1)
 
     def _decode_options(self, language: str | None) -> dict[str, object]:
         s = self.settings
