@@ -9,6 +9,12 @@ from services.common.languages import DEFAULT_LANGUAGE, Language
 from services.common.settings import ServiceSettings
 
 OUTPUT_RATE = 24_000
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")
+KUMO = "09479a8d-d927-50a4-acf5-bebcd5aed18a"  # the built-in Kokoro Japanese male speaker
+# OpenAI's voices that sound male, as Kumo in Japanese; every other (voice, language) is the language's default.
+DEFAULT_OPENAI_VOICES: dict[str, dict[Language, str]] = {
+    name: {"ja": KUMO} for name in ("ash", "ballad", "echo", "fable", "onyx", "verse")
+}
 
 
 class TtsSettings(ServiceSettings):
@@ -23,6 +29,17 @@ class TtsSettings(ServiceSettings):
     )
     tts_default_language: Language = Field(
         DEFAULT_LANGUAGE, description="Language of a request that names none (the API reference's default)."
+    )
+    tts_openai_language: Language = Field(
+        "en",
+        description="Language of a POST /v1/audio/speech that names neither a language nor a catalog speaker "
+        "(OpenAI clients send none).",
+    )
+    tts_openai_voices: dict[str, dict[Language, str]] = Field(
+        default_factory=lambda: dict(DEFAULT_OPENAI_VOICES),
+        description="JSON: an OpenAI voice name (alloy, ash, ...) -> {language: catalog speaker id} for POST "
+        "/v1/audio/speech; a voice or language not listed is the language's default speaker. Default: the "
+        "male-sounding voices (ash, ballad, echo, fable, onyx, verse) are Kumo in Japanese.",
     )
     tts_max_chars: int = Field(2000, ge=1, description="Longest text one request may synthesize (error beyond).")
     tts_workers: int = Field(2, ge=1, le=64, description="Sentences synthesized in parallel across connections.")
