@@ -97,9 +97,9 @@ class ModelList(BaseModel):
 
 
 def tts_models(tts: TtsService) -> list[Model]:
-    """OpenAI's TTS model names, then each loaded engine as `tts-<engine>` (what /readyz reports loaded)."""
-    loaded = [name for name, engine in tts.engines.items() if engine.value is not None]
-    return [Model(id=name) for name in (*TTS_MODELS, *(f"tts-{engine}" for engine in loaded))]
+    """OpenAI's TTS model names, then each loaded engine's model as /readyz names it."""
+    loaded = [engine.spec for engine in tts.engines.values() if engine.value is not None]
+    return [Model(id=name) for name in (*TTS_MODELS, *loaded)]
 
 
 @router.get("/models", summary="The TTS models (OpenAI-compatible)", response_model=ModelList)
