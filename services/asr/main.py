@@ -29,7 +29,7 @@ def build_app() -> FastAPI:
         service="asr",
         scope="asr",
         settings=settings,
-        routers=[transcribe.router, diarize.router, openai.router, stream.router],
+        routers=[transcribe.router, diarize.router, openai.router, openai.models_router, stream.router],
         readiness=asr.status,
         lifespan=lifespan,
         description="Speech-to-text with faster-whisper: files, an OpenAI-compatible API and real-time streams.",

@@ -30,18 +30,19 @@ class OpenAITranscription(BaseModel):
     text: str
 
 
-class OpenAIVerboseTranscription(BaseModel):
-    task: str = "transcribe"
-    language: str | None
-    duration: float
-    text: str
-    segments: list[SegmentOut]
-
-
 class WordOut(BaseModel):
     word: str
     start: float
     end: float
+
+
+class OpenAIVerboseTranscription(BaseModel):
+    task: str = Field("transcribe", description="transcribe, or translate (/v1/audio/translations).")
+    language: str | None = Field(description="The spoken language (given or detected), also for a translation.")
+    duration: float
+    text: str
+    segments: list[SegmentOut] | None = Field(None, description="With timestamp_granularities segment (default).")
+    words: list[WordOut] | None = Field(None, description="With timestamp_granularities word.")
 
 
 class DialogueOut(BaseModel):
