@@ -14,6 +14,7 @@ from services.common.errors import install_error_handlers
 from services.common.limits import ClientLimits, ClientLimitsMiddleware
 from services.common.logging import configure_logging
 from services.common.middleware import MetricsMiddleware, RequestIdMiddleware
+from services.common.openai_errors import OpenAIErrorMiddleware
 from services.common.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -68,12 +69,14 @@ def create_app(
         max_body_size=settings.max_upload_mb * 1024 * 1024,
     )
     app.state.settings = settings
-    # Outermost last: request id, metrics, per-client limits (before any key is checked), API keys.
+    # Outermost last: OpenAI's error shape on /v1/, request id, metrics, per-client limits (before any key is
+    # checked), API keys.
     app.add_middleware(AuthMiddleware, service_scope=scope, settings=settings, verifier=verifier)
     if limits is not None:
         app.add_middleware(ClientLimitsMiddleware, limits=limits)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(OpenAIErrorMiddleware)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process is up")
