@@ -223,6 +223,12 @@ TRAEFIK_SCHEMAS = {
                             "retryNonIdempotentMethod": {"type": "boolean"},
                         },
                     },
+                    "replacePath": {
+                        "type": "object",
+                        "required": ["path"],
+                        "additionalProperties": False,
+                        "properties": {"path": {"type": "string", "pattern": "^/"}},
+                    },
                 },
             },
         },

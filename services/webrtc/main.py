@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_app
 from services.webrtc.dependencies import get_settings
-from services.webrtc.routers import demo, signalling
+from services.webrtc.routers import console, demo, signalling
 from services.webrtc.service import WebrtcService
 
 
@@ -29,7 +29,7 @@ def build_app() -> FastAPI:
         service="webrtc",
         scope="chat",
         settings=settings,
-        routers=[signalling.router, demo.router],
+        routers=[signalling.router, demo.router, console.router],
         readiness=webrtc.status,
         lifespan=lifespan,
         description="The voice agent over WebRTC: mic audio in, agent voice out, text on the `chat` channel.",

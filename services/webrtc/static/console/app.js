@@ -1,0 +1,112 @@
+// The console: tabs, the status strip, the key prompt and the catalog's pickers; each panel is a module.
+import { getJson, LANGUAGES, setApiKey } from "./api.js";
+import { $, el, fillSelect } from "./ui.js";
+import { initTranscribe } from "./panels/transcribe.js";
+import { initLive } from "./panels/live.js";
+import { initChat } from "./panels/chat.js";
+import { initVoices } from "./panels/voices.js";
+import { initTts } from "./panels/tts.js";
+
+const SERVICES = ["asr", "tts", "voice", "voicechat", "webrtc", "catalog"];
+
+function initTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const select = (tab) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      $(t.getAttribute("aria-controls")).hidden = !on;
+    }
+    tab.focus();
+    history.replaceState(null, "", `#${tab.getAttribute("aria-controls")}`);
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (e) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (step) select(tabs[(i + step + tabs.length) % tabs.length]);
+      if (e.key === "Home") select(tabs[0]);
+      if (e.key === "End") select(tabs[tabs.length - 1]);
+    });
+  });
+  const initial = tabs.find((t) => `#${t.getAttribute("aria-controls")}` === location.hash);
+  if (initial) select(initial);
+}
+
+// What a /readyz body says beyond its status: models loaded, what is not configured and why.
+function readinessDetails(body) {
+  return Object.entries(body)
+    .filter(([name]) => !["status", "service"].includes(name))
+    .map(([name, value]) => `${name}: ${typeof value === "object" ? JSON.stringify(value) : value}`)
+    .join("\n");
+}
+
+async function refreshStatus() {
+  const items = await Promise.all(
+    SERVICES.map(async (name) => {
+      let state = "down";
+      let details = "no answer";
+      try {
+        const res = await fetch(`/readyz/${name}`);
+        const body = await res.json();
+        state = body.status === "ready" ? "ready" : "not-ready";
+        details = readinessDetails(body);
+      } catch { /* the gateway has no replica up for it */ }
+      return el("li", { class: `svc ${state}`, title: details, tabIndex: 0, "data-service": name },
+        el("strong", {}, name), ` ${state}`, el("span", { class: "details" }, details));
+    }),
+  );
+  $("status").replaceChildren(...items);
+}
+
+function initKeyForm() {
+  const form = $("key-form");
+  window.addEventListener("voicefleet:key-needed", ({ detail }) => {
+    $("key-reason").textContent = detail || "This fleet requires an API key.";
+    form.hidden = false;
+    $("api-key").focus();
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    setApiKey($("api-key").value.trim());
+    $("api-key").value = "";
+    form.hidden = true;
+    loadCatalog();
+  });
+}
+
+// Speakers and collections fill every picker; the panels call it again after a change.
+export async function loadCatalog() {
+  const [{ speakers }, { collections }] = await Promise.all([
+    getJson("/api/speakers"),
+    getJson("/api/collections"),
+  ]);
+  for (const s of document.querySelectorAll("select.speakers")) {
+    fillSelect(s, speakers.map((sp) => [sp.id, `${sp.name} (${sp.language}, ${sp.engine})`]));
+  }
+  for (const s of document.querySelectorAll("select.collections")) {
+    fillSelect(s, collections.map((c) => [c.id, c.name]));
+  }
+  window.dispatchEvent(new CustomEvent("voicefleet:catalog", { detail: { speakers, collections } }));
+  return { speakers, collections };
+}
+
+function initLanguages() {
+  for (const s of document.querySelectorAll("select.languages")) {
+    fillSelect(s, LANGUAGES.map((code) => [code, code]));
+    s.value = "en";
+  }
+}
+
+initTabs();
+initKeyForm();
+initLanguages();
+initTranscribe();
+initLive();
+initChat();
+initVoices();
+initTts(loadCatalog);
+refreshStatus();
+setInterval(refreshStatus, 10_000);
+loadCatalog().catch(() => { /* a 401 asks for a key; the panels show their own errors */ });

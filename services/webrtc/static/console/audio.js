@@ -1,0 +1,68 @@
+// Microphone capture and 24 kHz PCM playback through pcm-worklet.js, each with a level for its meter.
+
+const WORKLET = new URL("./pcm-worklet.js", import.meta.url);
+export const TTS_RATE = 24000;
+
+export const rms = (f32) => Math.sqrt(f32.reduce((sum, x) => sum + x * x, 0) / (f32.length || 1));
+
+// The microphone as 100 ms chunks of 16 kHz Float32 samples; returns `stop()`.
+export async function startMic(onChunk) {
+  const stream = await navigator.mediaDevices.getUserMedia({
+    audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
+  });
+  const context = new AudioContext();
+  await context.audioWorklet.addModule(WORKLET);
+  const source = context.createMediaStreamSource(stream);
+  const node = new AudioWorkletNode(context, "pcm-capture");
+  node.port.onmessage = ({ data }) => onChunk(data);
+  source.connect(node);
+  return () => {
+    stream.getTracks().forEach((t) => t.stop());
+    context.close();
+  };
+}
+
+// Plays int16 24 kHz mono PCM as it arrives; `peak` is the loudest output the analyser has measured.
+export class PcmPlayer {
+  static async create(onLevel = () => {}) {
+    const context = new AudioContext({ sampleRate: TTS_RATE });
+    await context.audioWorklet.addModule(WORKLET);
+    return new PcmPlayer(context, onLevel);
+  }
+
+  constructor(context, onLevel) {
+    this.context = context;
+    this.node = new AudioWorkletNode(context, "pcm-player");
+    this.analyser = context.createAnalyser();
+    this.analyser.fftSize = 1024;
+    this.node.connect(this.analyser).connect(context.destination);
+    this.peak = 0;
+    this.samples = 0;
+    this.onDrained = () => {};
+    this.node.port.onmessage = ({ data }) => data === "drained" && this.onDrained();
+    const buffer = new Float32Array(this.analyser.fftSize);
+    this.timer = setInterval(() => {
+      this.analyser.getFloatTimeDomainData(buffer);
+      const level = buffer.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      this.peak = Math.max(this.peak, level);
+      onLevel(level, this.peak);
+    }, 50);
+  }
+
+  push(arrayBuffer) {
+    const i16 = new Int16Array(arrayBuffer);
+    const f32 = Float32Array.from(i16, (x) => x / 32768);
+    this.samples += f32.length;
+    this.context.resume();
+    this.node.port.postMessage(f32, [f32.buffer]);
+  }
+
+  clear() {
+    this.node.port.postMessage("clear");
+  }
+
+  close() {
+    clearInterval(this.timer);
+    this.context.close();
+  }
+}
