@@ -136,7 +136,7 @@ def test_tts_speaks_only_the_callers_and_shared_speakers(
             spoken = tts.post("/v1/audio/speech", headers=t.alice, json={"input": "Hello.", "voice": voice})
             assert spoken.status_code == 200, spoken.text  # alice's clone: its recording now in tts's cache
             refused = tts.post("/v1/audio/speech", headers=t.bob, json={"input": "Hello.", "voice": voice})
-            assert refused.status_code == 422 and f"unknown speaker_id {voice}" in refused.json()["detail"]
+            assert refused.status_code == 400 and f"unknown speaker_id {voice}" in refused.json()["error"]["message"]
             for request, error in (
                 ({"target_text": "Hello.", "speaker_id": voice}, f"unknown speaker_id {voice}"),
                 (

@@ -19,8 +19,9 @@ def test_an_unreachable_catalog_is_a_retryable_503_not_a_crash(service_app: Serv
     with service_app("tts", tmp_path, CATALOG_URL=DEAD_CATALOG_URL) as client:
         response = client.post("/v1/audio/speech", json={"input": "Good morning.", "language": "en"})
         assert response.status_code == 503, response.text
-        assert response.json()["code"] == "busy" and response.json()["retryable"] is True
-        assert "catalog is unreachable" in response.json()["detail"]
+        error = response.json()["error"]  # OpenAI's shape on /v1/
+        assert error["code"] == "busy" and error["type"] == "server_error"
+        assert "catalog is unreachable" in error["message"]
         assert int(response.headers["Retry-After"]) > 0
         with client.websocket_connect("/ws/tts") as ws:
             ws.send_json({"target_text": "Good morning.", "language": "en"})
