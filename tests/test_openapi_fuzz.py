@@ -52,10 +52,12 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response
 from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
 from schemathesis.schemas import APIOperation
 
-from services.common.errors import ModelUnavailable, NotFound, install_error_handlers
+from services.common.errors import ModelUnavailable, NotFound, ServiceBusy, install_error_handlers
+from services.common.openai_errors import OpenAIErrorMiddleware
 from tests.audio_files import read_mono, wav_bytes
 from tests.conftest import DATA, wait_until
 from tests.databases import fresh_postgres_database
@@ -113,8 +115,9 @@ class InProcessAdapter(requests.adapters.HTTPAdapter):
         return self.build_response(request, raw)
 
 
-def documented_503(path: str, response: requests.Response) -> bool:
-    """The fleet's 503 contract: a model not (yet) available or a full queue, said in the error shape."""
+def documented_503(path: str, response: Response) -> bool:
+    """The fleet's 503 contract: a model not (yet) available or a full queue, said in the error shape
+    (on /v1/ routes OpenAI's, services/common/openai_errors.py: no `retryable`, Retry-After says it)."""
     if response.status_code != 503:
         return False
     try:
@@ -123,9 +126,14 @@ def documented_503(path: str, response: requests.Response) -> bool:
         return False
     if path == "/readyz":
         return body.get("status") == "not_ready"
-    if body.get("code") == "busy" and body.get("retryable") is not True:
+    if isinstance(body.get("error"), dict) and path.startswith("/v1/"):
+        code, message = body["error"].get("code"), body["error"].get("message")
+        retryable = any(name.lower() == "retry-after" for name in response.headers)
+    else:
+        code, message, retryable = body.get("code"), body.get("detail"), body.get("retryable") is True
+    if code == "busy" and not retryable:
         return False
-    return body.get("code") in DOCUMENTED_503_CODES and isinstance(body.get("detail"), str) and bool(body["detail"])
+    return code in DOCUMENTED_503_CODES and isinstance(message, str) and bool(message)
 
 
 @contextmanager
@@ -317,9 +325,10 @@ def test_no_server_errors(service: tuple[TestClient, dict[str, list[str]]], requ
 
 def test_the_check_fails_on_a_500_and_an_undocumented_503_only() -> None:
     """The harness itself, on an app of its own: a crash and a bare 503 are failures; a model that is
-    loading (the fleet's 503) and a 4xx are not."""
+    loading and a full queue (the fleet's 503s, in OpenAI's shape on /v1/) and a 4xx are not."""
     app = FastAPI()
     install_error_handlers(app)
+    app.add_middleware(OpenAIErrorMiddleware)  # /v1/ errors in OpenAI's shape, as on tts and asr
 
     @app.get("/crash")
     async def crash(n: int = 0) -> dict:
@@ -333,17 +342,22 @@ def test_the_check_fails_on_a_500_and_an_undocumented_503_only() -> None:
     async def bare_503() -> JSONResponse:
         return JSONResponse({"detail": "down"}, status_code=503)
 
+    @app.get("/v1/busy")
+    async def busy() -> dict:
+        raise ServiceBusy("the queue is full; retry shortly")
+
     @app.get("/items/{item_id}")
     async def item(item_id: int) -> dict:
         raise NotFound(f"no item {item_id}")
 
     with TestClient(app, raise_server_exceptions=False) as client:
         operations, statuses, failures = fuzz_all(client, {}, [None])
-    assert set(operations) == {"GET /crash", "GET /loading", "GET /bare-503", "GET /items/{item_id}"}
+    assert set(operations) == {"GET /crash", "GET /loading", "GET /bare-503", "GET /v1/busy", "GET /items/{item_id}"}
     crashes = {f"GET /crash, {phase} cases" for phase in ("coverage", "positive", "negative")}
     assert set(failures) == crashes | {"GET /bare-503, coverage cases", "GET /bare-503, positive cases"}, failures
     assert "Server error" in failures["GET /crash, positive cases"], failures
-    assert statuses["GET /loading 503"] > 0 and statuses["GET /items/{item_id} 404"] > 0, statuses
+    assert statuses["GET /loading 503"] > 0 and statuses["GET /v1/busy 503"] > 0, statuses
+    assert statuses["GET /items/{item_id} 404"] > 0, statuses
 
 
 @pytest.mark.parametrize("service", ["catalog", "voice"])
