@@ -50,7 +50,7 @@ async function refreshStatus() {
       try {
         const res = await fetch(`/readyz/${name}`);
         const body = await res.json();
-        state = body.status === "ready" ? "ready" : "not-ready";
+        state = { ready: "ready", not_ready: "not-ready" }[body.status] || "down";
         details = readinessDetails(body);
       } catch { /* the gateway has no replica up for it */ }
       return el("li", { class: `svc ${state}`, title: details, tabIndex: 0, "data-service": name },
