@@ -7,15 +7,13 @@ export const rms = (f32) => Math.sqrt(f32.reduce((sum, x) => sum + x * x, 0) / (
 
 // The microphone as 100 ms chunks of 16 kHz Float32 samples; returns `stop()`.
 export async function startMic(onChunk) {
-  const stream = await navigator.mediaDevices.getUserMedia({
-    audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
-  });
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
   const context = new AudioContext();
   await context.audioWorklet.addModule(WORKLET);
   const source = context.createMediaStreamSource(stream);
   const node = new AudioWorkletNode(context, "pcm-capture");
   node.port.onmessage = ({ data }) => onChunk(data);
-  source.connect(node);
+  source.connect(node).connect(context.destination); // pulled by the graph; its output is silence
   return () => {
     stream.getTracks().forEach((t) => t.stop());
     context.close();
@@ -37,9 +35,13 @@ export class PcmPlayer {
     this.analyser.fftSize = 1024;
     this.node.connect(this.analyser).connect(context.destination);
     this.peak = 0;
-    this.samples = 0;
+    this.pushed = 0; // samples queued so far
+    this.consumed = 0; // samples the worklet has played or dropped
     this.onDrained = () => {};
-    this.node.port.onmessage = ({ data }) => data === "drained" && this.onDrained();
+    this.node.port.onmessage = ({ data }) => {
+      this.consumed = data;
+      if (this.idle) this.onDrained();
+    };
     const buffer = new Float32Array(this.analyser.fftSize);
     this.timer = setInterval(() => {
       this.analyser.getFloatTimeDomainData(buffer);
@@ -52,9 +54,13 @@ export class PcmPlayer {
   push(arrayBuffer) {
     const i16 = new Int16Array(arrayBuffer);
     const f32 = Float32Array.from(i16, (x) => x / 32768);
-    this.samples += f32.length;
+    this.pushed += f32.length;
     this.context.resume();
     this.node.port.postMessage(f32, [f32.buffer]);
+  }
+
+  get idle() {
+    return this.consumed >= this.pushed;
   }
 
   clear() {

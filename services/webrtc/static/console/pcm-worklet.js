@@ -38,10 +38,13 @@ class PcmPlayer extends AudioWorkletProcessor {
     super();
     this.queue = [];
     this.offset = 0;
+    this.consumed = 0; // samples played or dropped, reported whenever the queue empties
     this.port.onmessage = ({ data }) => {
       if (data === "clear") {
+        this.consumed += this.queue.reduce((n, q) => n + q.length, 0) - this.offset;
         this.queue = [];
         this.offset = 0;
+        this.port.postMessage(this.consumed);
       } else {
         this.queue.push(data);
       }
@@ -57,10 +60,11 @@ class PcmPlayer extends AudioWorkletProcessor {
       out.set(head.subarray(this.offset, this.offset + take), n);
       n += take;
       this.offset += take;
+      this.consumed += take;
       if (this.offset === head.length) {
         this.queue.shift();
         this.offset = 0;
-        if (!this.queue.length) this.port.postMessage("drained");
+        if (!this.queue.length) this.port.postMessage(this.consumed);
       }
     }
     out.fill(0, n);

@@ -1,6 +1,6 @@
 // TTS and catalog: WS /ws/tts to speak; /api/speakers and /api/collections to list, create, edit, delete.
 import { formOf, LANGUAGES, openSocket, request, socketError } from "../api.js";
-import { PcmPlayer } from "../audio.js";
+import { PcmPlayer, TTS_RATE } from "../audio.js";
 import { $, el, fillSelect, guarded } from "../ui.js";
 
 let player = null;
@@ -12,14 +12,17 @@ function speak() {
   const payload = { target_text: $("tts-text").value, language: $("tts-language").value };
   if ($("tts-speaker").value) payload.speaker_id = $("tts-speaker").value;
   if ($("tts-collection").value) payload.collection_id = $("tts-collection").value;
+  const first = player.pushed;
   return new Promise((resolve, reject) => {
     ws.onopen = () => { state.textContent = "synthesising"; ws.send(JSON.stringify(payload)); };
     ws.onmessage = ({ data }) => {
       if (data instanceof ArrayBuffer) { player.push(data); return; }
       const msg = JSON.parse(data);
       if (msg.type === "end") {
-        state.textContent = `playing ${(player.samples / 24000).toFixed(1)} s`;
-        player.onDrained = () => { state.textContent = "played"; };
+        const played = () => { state.textContent = "played"; };
+        state.textContent = `playing ${((player.pushed - first) / TTS_RATE).toFixed(1)} s`;
+        player.onDrained = played;
+        if (player.idle) played();
         ws.close();
         resolve();
       } else if (msg.type === "error") {
