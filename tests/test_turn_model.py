@@ -56,6 +56,10 @@ def test_a_check_is_asked_once_per_pause_and_is_stale_once_speech_is_back() -> N
     feed(0.9, 30)
     (first,) = [e for e in feed(0.05, 12) if isinstance(e, TurnCheck)]  # 384 ms of pause: asked at 192 ms
     assert first.audio.size == 36 * WINDOW  # the stream's audio up to the check (under 8 s)
+    # While the model is asked, more pause is fed; speech, or silence reaching silence_ms, waits for its answer.
+    silent = np.full(1, 0.05, np.float32)
+    assert not detector.decisive(silent) and detector.decisive(np.full(1, 0.9, np.float32))
+    assert detector.decisive(np.repeat(silent, 20))  # 12 + 20 windows: 1024 ms >= silence_ms
     feed(0.9, 5)
     assert detector.end_if_still_paused(first) is None and detector.in_turn  # speech came back
     (second,) = [e for e in feed(0.05, 7) if isinstance(e, TurnCheck)]

@@ -89,6 +89,7 @@ class StreamSession:
         self._finals: asyncio.Task[None] | None = None  # chain: finals are sent in turn order
         self._pending_finals: deque[asyncio.Task[None]] = deque()  # the chain's links not yet done
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answer: asyncio.Task[None] | None = None  # the turn model, asked about the current pause
         self._last_partial = ""
         self._turn_texts: dict[int, tuple[str, bool]] = {}  # recent turns' latest text, and whether it is final
         self._turn_tails: dict[int, np.ndarray] = {}  # the end of recent turns' audio
@@ -167,6 +168,8 @@ class StreamSession:
         await self._backpressure()
         samples = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
         windows, probs = await self.scheduler.vad(self.vad.process, samples)
+        if self._answer is not None and self.detector.decisive(probs):
+            await asyncio.wait([self._answer])  # the answer about this pause comes first, at any sending speed
         check: TurnCheck | None = None
         for event in self.detector.feed(windows, probs):
             if isinstance(event, PartialDue):
@@ -178,7 +181,9 @@ class StreamSession:
             else:
                 self._on_turn_ended(event)
         if check is not None:
-            await self._ask_turn_model(check)
+            self._answer = asyncio.create_task(self._ask_turn_model(check), name="stream-turn-model")
+            self._tasks.add(self._answer)
+            self._answer.add_done_callback(self._answer_done)
         if self.options.ssap and self.detector.in_turn:
             self.ssap.during_turn(self.detector.turn, self.detector.voiced_s, self.detector.audio)
 
@@ -207,10 +212,16 @@ class StreamSession:
         self._early = _EarlyFinal(event.turn, event.audio.size, job)
         self._track(self._deliver_partial(event.turn, job))
 
+    def _answer_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._answer is task:
+            self._answer = None
+
     async def _ask_turn_model(self, check: TurnCheck) -> None:
-        """At the short pause: a turn the model calls complete ends now (its early final, decoding since
-        the pause began, becomes the final); else it ends at silence_ms as without the model. The next
-        audio is read once the model has answered, so the decision is the same at any sending speed."""
+        """At the short pause: a turn the model calls complete ends as soon as it answers (its early final,
+        decoding since the pause began, becomes the final); else it ends at silence_ms as without the model.
+        Audio keeps being read meanwhile; only audio that would change the pause (speech, or silence_ms
+        reached) waits for the answer, so the decision is the same at any sending speed."""
         try:
             probability = await self.options.turn_model(check.audio)
         except Exception:  # unavailable (shutting down) or failed: silence_ms ends the turn, as without it

@@ -180,6 +180,13 @@ class TurnDetector:
         """Voiced audio in the current turn."""
         return self._voiced_windows * WINDOW_S
 
+    def decisive(self, probs: np.ndarray) -> bool:
+        """Whether these windows would change the current pause: speech again, or silence reaching silence_ms
+        (a turn model's answer about the pause must be in before they are fed)."""
+        s = self.settings
+        speech = bool(np.any(probs >= s.vad_threshold - s.vad_hysteresis))
+        return self.in_turn and (speech or self._silence_run + probs.size >= self._windows_for(s.silence_ms))
+
     def end_if_still_paused(self, check: TurnCheck) -> TurnEnded | None:
         """End the turn on the model's word, unless it has ended or speech came back since `check`."""
         if not self.in_turn or self.turn != check.turn or self._speech_end != check.speech_end:
