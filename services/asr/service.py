@@ -4,6 +4,7 @@ transcription, diarization, dialogue building) runs on the budget; busy is decid
 
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,6 +169,30 @@ class AsrService:
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels(result.mode).observe(elapsed)
         return FileResult(_filename(upload), result, round(elapsed, 3))
+
+    async def transcribe_in_order(
+        self, place: Place, upload: UploadFile, language: str | None, request: DecodeRequest
+    ) -> AsyncIterator[Transcription]:
+        """The transcription so far each time the next piece is decoded, in order (a file of one window is
+        one step), the pieces decoded as transcribe_upload decodes them; the last is the whole file's."""
+        code = self.validate_language(language)
+        plan = await self.whisper.run(FILE_WORK, self._decode_and_plan, upload, code, False, request, order=place.order)
+        solo = len(plan.pieces) == 1 and self.pool.idle(FILE_LANE, STREAM_LANE)
+        jobs = [
+            self.whisper.submit(FILE_WORK, _decode_piece, plan, index, solo, order=place.order)
+            for index in range(len(plan.pieces))
+        ]
+        done: list[list] = []
+        try:
+            for job in jobs:
+                done.append(await job.future)
+                yield self.whisper.get().collect(plan, done, solo=solo)
+        finally:  # the rest dropped when the client is gone or a piece failed
+            for job in jobs[len(done) :]:
+                if not job.future.cancel() and not job.future.cancelled():
+                    job.future.exception()  # retrieved, so that it is not logged as unhandled
+        if not jobs:
+            yield self.whisper.get().collect(plan, [])
 
     async def transcribe_speakers(
         self, place: Place, upload: UploadFile, language: str | None, count: SpeakerCount
