@@ -89,7 +89,6 @@ def checked_granularities(granularities: list[Granularity] | None, response_form
 )
 async def create_transcription(
     asr: AsrDep,
-    place: PlaceDep,
     file: FileField,
     model: ModelField = "whisper-1",
     language: Annotated[str | None, Form(description="ISO 639-1 code; omit to auto-detect.")] = None,
@@ -104,24 +103,36 @@ async def create_transcription(
 ) -> BaseModel | Response:
     granularities = checked_granularities(timestamp_granularities, response_format)
     request = DecodeRequest("transcribe", prompt, temperature or None)
-    if stream and response_format not in ("json", "text"):
-        raise InvalidInput("stream needs response_format json or text")
-    result = await run(asr, place, file, language, granularities, request)
     if stream:
-        return StreamingResponse(_events(result), media_type="text/event-stream")
+        if response_format not in ("json", "text"):
+            raise InvalidInput("stream needs response_format json or text")
+        events = _events(asr, file, language, request)
+        first = await anext(events)  # a bad file, language or a full queue is the status, before any event
+        return StreamingResponse(_prepend(first, events), media_type="text/event-stream")
+    with asr.requests.acquire() as place:
+        result = await run(asr, place, file, language, granularities, request)
     return answer(result, response_format, granularities, "transcribe")
 
 
-async def _events(result: FileResult) -> AsyncIterator[str]:
-    """OpenAI's transcript events: a delta per segment, then the whole text. They follow the decoding of the
-    whole file (its pieces are jobs answered together), so they carry no earlier text than the plain answer."""
-    text, cursor = result.transcription.text, 0
-    for segment in result.transcription.segments:  # deltas that add up to the text, its spaces included
-        end = text.find(segment.text, cursor) + len(segment.text)
-        if end > cursor:
-            yield _event({"type": "transcript.text.delta", "delta": text[cursor:end]})
-            cursor = end
+async def _events(
+    asr: AsrService, file: UploadFile, language: str | None, request: DecodeRequest
+) -> AsyncIterator[str]:
+    """OpenAI's transcript events: the text of each piece of the file as it is decoded, in order (a file of one
+    Whisper window is one delta), then the whole text. The request's place is held until the last event."""
+    sent = text = ""
+    with asr.requests.acquire() as place:
+        async for so_far in asr.transcribe_in_order(place, file, language, request):
+            text = so_far.text
+            if text.startswith(sent) and len(text) > len(sent):
+                yield _event({"type": "transcript.text.delta", "delta": text[len(sent) :]})
+                sent = text
     yield _event({"type": "transcript.text.done", "text": text})
+
+
+async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for event in rest:
+        yield event
 
 
 def _event(data: dict[str, str]) -> str:
