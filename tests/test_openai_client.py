@@ -149,6 +149,10 @@ def test_models_list_names_what_readyz_reports(main: openai.OpenAI, speech: open
     tts = httpx.get("http://127.0.0.1:8202/readyz").json()["engines"]
     loaded = {engine["model"] for engine in tts.values() if "load_seconds" in engine}
     assert loaded and {m.id for m in speech.models.list()} == {"tts-1", "tts-1-hd", "gpt-4o-mini-tts", *loaded}
+    assert main.models.retrieve(asr["model"]).id == asr["model"] and speech.models.retrieve("tts-1").id == "tts-1"
+    with pytest.raises(openai.NotFoundError) as raised:
+        main.models.retrieve("tts-1")  # :8124's models are the ASR's
+    assert raised.value.body["code"] == "not_found"
 
 
 @pytest.mark.parametrize(

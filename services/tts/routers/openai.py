@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.auth import IdentityDep
 from services.common.catalog_client import UnknownReference
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, NotFound
 from services.common.languages import Language
 from services.common.protocols.base import PlainText
 from services.tts.dependencies import TtsDep
@@ -105,3 +105,11 @@ def tts_models(tts: TtsService) -> list[Model]:
 @router.get("/models", summary="The TTS models (OpenAI-compatible)", response_model=ModelList)
 async def models(tts: TtsDep, _: IdentityDep) -> ModelList:
     return ModelList(data=tts_models(tts))
+
+
+@router.get("/models/{model_id:path}", summary="One TTS model (OpenAI-compatible)", response_model=Model)
+async def model(tts: TtsDep, _: IdentityDep, model_id: str) -> Model:
+    found = next((m for m in tts_models(tts) if m.id == model_id), None)
+    if found is None:
+        raise NotFound(f"no model {model_id!r} here (GET /v1/models lists them)")
+    return found
