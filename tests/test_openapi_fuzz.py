@@ -382,6 +382,22 @@ def test_a_nul_character_is_a_422_on_postgresql(service_app: ServiceApp, tmp_pat
         assert client.get("/readyz").status_code == 200  # and the service goes on
 
 
+def test_a_kanji_kokoro_cannot_read_is_a_client_error(service_app: ServiceApp, tmp_path: Path) -> None:
+    """Found by the fuzzing above: Japanese text with a kanji OpenJTalk's dictionary lacks (U+2A566) made
+    pyopenjtalk ask Sudachi's dictionary, which is not installed: a 500. It is the client's 400 (OpenAI's
+    shape on /v1/) that says so, and the next request is spoken."""
+    (tmp_path / "catalog").mkdir()
+    with (
+        served(build_service_app("catalog", tmp_path / "catalog")) as catalog_url,
+        service_app("tts", tmp_path / "tts", CATALOG_URL=catalog_url) as client,
+    ):
+        response = client.post("/v1/audio/speech", json={"input": "\U0002a566です。", "language": "ja"})
+        assert response.status_code == 400, response.text
+        assert "rare kanji" in response.json()["error"]["message"], response.text
+        spoken = client.post("/v1/audio/speech", json={"input": "吉野家です。", "language": "ja"})
+        assert spoken.status_code == 200 and len(spoken.content) > 1000, spoken.text
+
+
 def record(name: str, operations: list[str], statuses: Counter, failures: int) -> None:
     """The service's figures into build/schemathesis.json (docs/SECURITY.md quotes them)."""
     figures = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}

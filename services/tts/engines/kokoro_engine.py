@@ -20,5 +20,10 @@ class KokoroEngine:
     def synthesize(self, sentence: str, voice: Voice) -> np.ndarray:
         if voice.voice not in self.voices:
             raise EngineError(f"kokoro has no voice {voice.voice!r} (available: {', '.join(sorted(self.voices))})")
-        audio, _ = self._kokoro.synthesize(sentence, voice=voice.voice, sentence_pause=0.0)
+        try:
+            audio, _ = self._kokoro.synthesize(sentence, voice=voice.voice, sentence_pause=0.0)
+        except ModuleNotFoundError as exc:  # pyopenjtalk reads a kanji its dictionary lacks with Sudachi's
+            if "sudachidict" not in str(exc):
+                raise
+            raise EngineError("kokoro cannot read a rare kanji in this text (no reading in its dictionary)") from exc
         return np.asarray(audio, dtype=np.float32)
