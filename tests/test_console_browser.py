@@ -47,7 +47,7 @@ async def console(fleet: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("request", lambda r: None if r.url.startswith((fleet, "blob:", "data:")) else elsewhere.append(r.url))
         await page.goto(f"{fleet}/console/")
-        await page.wait_for_function("document.querySelectorAll('#status .svc').length === 6")
+        await until(page, "document.querySelectorAll('#status .svc').length === 6")
         yield page
         SHOTS.mkdir(parents=True, exist_ok=True)
         shot = SHOTS / f"{request.node.name}.png"
@@ -56,6 +56,15 @@ async def console(fleet: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         await context.close()
     assert not errors, errors
     assert not elsewhere, elsewhere
+
+
+async def until(page: Page, expression: str, timeout_s: float = 30) -> None:
+    """Polls a JavaScript expression until it is true (Playwright's wait_for_function evaluates a string,
+    which the console's policy, without 'unsafe-eval', refuses)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await page.evaluate(expression):
+        assert asyncio.get_running_loop().time() < deadline, f"not within {timeout_s} s: {expression}"
+        await asyncio.sleep(0.2)
 
 
 async def open_tab(page: Page, panel: str) -> None:
@@ -68,7 +77,7 @@ async def test_the_page_is_static_with_a_strict_policy_and_a_status_strip(consol
     assert response.headers["content-type"].startswith("text/javascript")
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert (await console.request.get(f"{fleet}/console/../main.py")).status == 404
-    await console.wait_for_function("[...document.querySelectorAll('#status .svc')].every(s => s.matches('.ready'))")
+    await until(console, "[...document.querySelectorAll('#status .svc')].every(s => s.matches('.ready'))")
     names = await console.eval_on_selector_all("#status .svc", "items => items.map(i => i.dataset.service)")
     assert names == ["asr", "tts", "voice", "voicechat", "webrtc", "catalog"]
     # Keyboard: the arrow keys move between the tabs.
@@ -122,10 +131,8 @@ async def test_a_voice_chat_turn_over_the_websocket(console: Page) -> None:
         await console.click("#chat-start")
         await console.wait_for_selector("#chat-log .transcription", timeout=60_000)
         assert_heard({"text": await console.inner_text("#chat-log .transcription")}, CLIP)
-        await console.wait_for_function(
-            "document.querySelector('#chat-log .agent-text')?.textContent.startsWith('You said')", timeout=30_000
-        )
-        await console.wait_for_function(f"Number(document.getElementById('chat-state').dataset.peak) > {HEARD}")
+        await until(console, "document.querySelector('#chat-log .agent-text')?.textContent.startsWith('You said')")
+        await until(console, f"Number(document.getElementById('chat-state').dataset.peak) > {HEARD}")
         await console.wait_for_selector("#chat-latency [data-step=llm]", timeout=10_000)
 
 
@@ -137,9 +144,7 @@ async def test_the_same_agent_over_webrtc(console: Page) -> None:
     await console.wait_for_selector("#chat-log .transcription", timeout=60_000)
     assert_heard({"text": await console.inner_text("#chat-log .transcription")}, CLIP)
     await console.wait_for_selector("#chat-log .agent-text", timeout=90_000)
-    await console.wait_for_function(
-        f"Number(document.getElementById('chat-state').dataset.peak) > {HEARD}", timeout=60_000
-    )
+    await until(console, f"Number(document.getElementById('chat-state').dataset.peak) > {HEARD}", timeout_s=60)
 
 
 async def test_register_then_verify_a_voice(console: Page) -> None:
@@ -160,7 +165,7 @@ async def test_speak_then_create_edit_and_delete_a_collection(console: Page) -> 
     await open_tab(console, "tts")
     await console.select_option("#tts-language", "en")
     await console.click("#tts-form button")
-    await console.wait_for_function("document.getElementById('tts-state').textContent === 'played'", timeout=60_000)
+    await until(console, "document.getElementById('tts-state').textContent === 'played'", timeout_s=60)
     assert float(await console.get_attribute("#tts-state", "data-peak")) > HEARD
     engines = await console.eval_on_selector_all("#tts-speakers tbody tr", "rs => rs.map(r => r.cells[1].textContent)")
     assert engines and all(engines), engines
