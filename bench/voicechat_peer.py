@@ -22,8 +22,10 @@ Silero speech sample of the clip on the playing clock; total = first audio byte 
 transcript final = the last end of a user turn (a final `transcript`: ours from the ASR, the bot's at
 on_user_turn_stopped) before that byte. A turn that ended inside the clip, or a reply that began there, marks
 the turn "split"; split turns and turns with no reply within 30 s are counted and left out of the
-percentiles. Each session has one warm-up turn first, not counted. Sides run one after the other (ours, then
-the peer), 1 session, then 4 concurrent sessions each starting on a different clip.
+percentiles (a reply may begin in the clip's trailing silence: that is after speech end). `--clips N`: the
+first N clips, commands and passages alternating. Each session has one warm-up turn first, not counted.
+Sides run one after the other (ours, then the peer), 1 session, then 4 concurrent sessions each starting on
+a different clip.
 """
 
 import argparse
@@ -126,10 +128,11 @@ async def turn(ws, clip: Clip) -> dict:
     reply_start: float | None = None
     finals: list[float] = []
     split = False
-    deadline = None
+    deadline = spoken_end = None
     while True:
         if tap.clip_end and deadline is None:
-            deadline = tap.clip_end + REPLY_TIMEOUT_S
+            spoken_end = tap.clip_end - clip.tail_s  # the clip's trailing silence was sent before clip_end
+            deadline = spoken_end + REPLY_TIMEOUT_S
         if deadline and time.perf_counter() > deadline:
             reply_start = None
             break
@@ -145,7 +148,7 @@ async def turn(ws, clip: Clip) -> dict:
         if event.get("type") == "transcript" and event.get("is_final"):
             finals.append(now)
         elif event.get("type") in ("agent_end", "interrupted") and reply_start is not None:
-            if event["type"] == "agent_end" and tap.clip_end and reply_start >= tap.clip_end:
+            if event["type"] == "agent_end" and spoken_end and reply_start >= spoken_end:
                 break
             split, reply_start = True, None  # a reply that began inside the clip, or was cut
     await quiet(ws)  # late events of this turn (a cut turn's further replies) must not land in the next
@@ -265,12 +268,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2, help="passes over the clips, one session")
     parser.add_argument("--concurrent-rounds", type=int, default=1, help="passes per session, 4 sessions")
+    parser.add_argument("--clips", type=int, default=len(CLIPS), help="the first N clips (commands, passages)")
     parser.add_argument("--peer-turn", choices=("smart", "silence"), default="smart", help="the bot's end of turn")
     args = parser.parse_args()
     os.environ["ALLOWED_URLS"] = json.dumps([LLM_URL])
     os.environ.setdefault("FOLLOW_UP_AFTER_S", "600")
     os.environ.setdefault("INACTIVITY_TIMEOUT_S", "600")  # a turn with no reply must not end the session
-    clips, warmup = [load_clip(c) for c in CLIPS], load_clip(WARMUP)
+    order = [c for pair in zip(CLIPS[:6], CLIPS[6:], strict=False) for c in pair] + CLIPS[12:]
+    clips, warmup = [load_clip(c) for c in order[: args.clips]], load_clip(WARMUP)
     whisper_dir = resolve_model_path(AsrSettings())
     with scripted_llm_server(), running_fleet(None), pipecat_bot(whisper_dir, args.peer_turn):
         results = asyncio.run(measure(clips, warmup, args.rounds, args.concurrent_rounds))
