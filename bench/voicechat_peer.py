@@ -17,7 +17,7 @@ asks LocalSmartTurnAnalyzerV3 at Silero's stop (stop_secs 0.2 s), an unfinished 
 Clips the fleet was not tuned on (not tests.text.ENGLISH_CLIPS): the six human speech-to-phrase commands
 and seven LibriSpeech test-other utterances (2.3–12 s of speech) with no pause of 0.4 s or more (faster-whisper's
 Silero), meant as one turn each. A turn: play the clip, then silence until the agent's reply that began
-after the clip ended has finished (`agent_end`) and nothing more has come for 1 s. Speech end = the last
+after its speech ended has finished (`agent_end`) and nothing more has come for 1 s. Speech end = the last
 Silero speech sample of the clip on the playing clock; total = first audio byte of that reply − speech end;
 transcript final = the last end of a user turn (a final `transcript`: ours from the ASR, the bot's at
 on_user_turn_stopped) before that byte. A turn that ended inside the clip, or a reply that began there, marks
