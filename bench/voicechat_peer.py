@@ -107,31 +107,34 @@ def load_clip(name: str) -> Clip:
 
 
 class Tap:
-    """The socket `play` sends on: notes when the first chunk after the clip (silence) left, which is the
-    time `play` returns as the end of the clip."""
+    """The socket `play` sends on: notes when the first chunk left, so the time of the clip's last speech sample
+    on `play`'s clock is known before the clip ends (a reply may begin in the clip's trailing silence)."""
 
-    def __init__(self, ws, chunks: int) -> None:
-        self.ws, self.chunks, self.sent = ws, chunks, 0
-        self.clip_end: float | None = None
+    def __init__(self, ws, clip: Clip) -> None:
+        self.ws, self.clip = ws, clip
+        self.started: float | None = None
+
+    @property
+    def spoken_end(self) -> float | None:
+        """As `play` counts it (its return value: `started` + 0.1 s per chunk), less the trailing silence."""
+        return None if self.started is None else self.started + self.clip.chunks * 0.1 - self.clip.tail_s
 
     async def send(self, message: str) -> None:
-        self.sent += 1
-        if self.sent == self.chunks + 1:
-            self.clip_end = time.perf_counter()
+        self.started = self.started or time.perf_counter()
         await self.ws.send(message)
 
 
 async def turn(ws, clip: Clip) -> dict:
     """One turn; `total` is None for a turn with no reply after the clip ended."""
-    tap, stop = Tap(ws, clip.chunks), asyncio.Event()
+    tap, stop = Tap(ws, clip), asyncio.Event()
     player = asyncio.create_task(play(tap, clip.speech, stop))
     reply_start: float | None = None
     finals: list[float] = []
     split = False
     deadline = spoken_end = None
     while True:
-        if tap.clip_end and deadline is None:
-            spoken_end = tap.clip_end - clip.tail_s  # the clip's trailing silence was sent before clip_end
+        if tap.spoken_end and deadline is None:
+            spoken_end = tap.spoken_end
             deadline = spoken_end + REPLY_TIMEOUT_S
         if deadline and time.perf_counter() > deadline:
             reply_start = None
