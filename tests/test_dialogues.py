@@ -7,7 +7,7 @@ import pytest
 
 from services.asr.dialogues import Word, build_dialogues, speakers_of
 from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by_first_appearance
-from services.asr.diarization.embedded import cluster, label_speech, nearest_center
+from services.asr.diarization.embedded import cluster, label_speech, mel_spectrogram, nearest_center
 from services.asr.routers.diarize import speaker_count
 from services.common.errors import InvalidInput
 
@@ -159,3 +159,12 @@ def test_each_frame_takes_the_nearest_window_without_a_frames_by_windows_matrix(
     assert (nearest_center(times, centers) == expected).all()
     hour = np.arange(0, 3600, 0.01)  # an hour of 10 ms frames against 4,799 windows: no 13 GB matrix
     assert nearest_center(hour, np.arange(0.8, 3600, 0.75)).max() == 4798  # the last window
+
+
+def test_the_mel_spectrogram_in_chunks_is_resemblyzers() -> None:
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    wave = np.random.default_rng(0).normal(0, 0.1, 16_000 * 70 + 37).astype(np.float32)  # 70 s: two chunks
+    expected = wav_to_mel_spectrogram(wave)
+    chunked = mel_spectrogram(wave)
+    assert chunked.shape == expected.shape and np.abs(chunked - expected).max() < 1e-6

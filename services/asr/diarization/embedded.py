@@ -13,6 +13,7 @@ from services.asr.diarization.base import SpeakerCount, SpeakerTurn, renumber_by
 RATE = 16_000
 FRAME = 160  # 10 ms labelling resolution
 EMBED_BATCH = 64  # windows forwarded at once: memory stays bounded whatever the length
+MEL_CHUNK_FRAMES = 6000  # 60 s of mel frames computed at once
 
 
 @dataclass(frozen=True)
@@ -60,19 +61,45 @@ class EmbeddedDiarizer:
         `embed_utterance(return_partials=True)` computes, with the windows forwarded EMBED_BATCH at a
         time (all at once, an 8-minute file took 0.6 GB more, growing with the length)."""
         import torch
-        from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
+        from resemblyzer.audio import normalize_volume
 
         wav = normalize_volume(audio, -30, increase_only=True)
         wav_slices, mel_slices = self.encoder.compute_partial_slices(len(wav), 1 / self.params.hop_s, 0.5)
         if wav_slices[-1].stop >= len(wav):
             wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)))
-        mel = wav_to_mel_spectrogram(wav)
+        mel = mel_spectrogram(wav)
         partials = []
         with torch.no_grad():
             for start in range(0, len(mel_slices), EMBED_BATCH):
                 batch = np.array([mel[s] for s in mel_slices[start : start + EMBED_BATCH]])
                 partials.append(self.encoder(torch.from_numpy(batch).to(self.encoder.device)).cpu().numpy())
         return np.concatenate(partials), wav_slices
+
+
+def mel_spectrogram(wav: np.ndarray) -> np.ndarray:
+    """Resemblyzer's `wav_to_mel_spectrogram` (frames × 40 mels), computed MEL_CHUNK_FRAMES frames at a
+    time: at once, its STFT of an hour held gigabytes. Frame t covers the zero-padded wave's samples
+    [t·hop, t·hop + n_fft), as librosa's centred frames do, so the chunks join into the same frames."""
+    import librosa
+    from resemblyzer import hparams
+
+    n_fft = int(hparams.sampling_rate * hparams.mel_window_length / 1000)
+    hop = int(hparams.sampling_rate * hparams.mel_window_step / 1000)
+    padded = np.pad(wav, n_fft // 2)
+    frames = 1 + (padded.size - n_fft) // hop
+    chunks = []
+    for first in range(0, frames, MEL_CHUNK_FRAMES):
+        last = min(first + MEL_CHUNK_FRAMES, frames)
+        mel = librosa.feature.melspectrogram(
+            y=padded[first * hop : (last - 1) * hop + n_fft],
+            sr=hparams.sampling_rate,
+            n_fft=n_fft,
+            hop_length=hop,
+            n_mels=hparams.mel_n_channels,
+            center=False,
+        )
+        chunks.append(mel.astype(np.float32).T)
+    return np.concatenate(chunks)
 
 
 def turns_from_windows(
