@@ -72,6 +72,7 @@ function initKeyForm() {
     setApiKey($("api-key").value.trim());
     $("api-key").value = "";
     form.hidden = true;
+    window.dispatchEvent(new Event("voicefleet:key-set"));
     loadCatalog();
   });
 }

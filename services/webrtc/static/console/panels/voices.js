@@ -66,4 +66,5 @@ export function initVoices() {
   on("vo-spoof", antiSpoof);
   on("vo-profile", profile);
   guarded($("vo-error"), loadPrints);
+  window.addEventListener("voicefleet:key-set", () => guarded($("vo-error"), loadPrints));
 }
