@@ -41,7 +41,12 @@ class AsrSettings(ServiceSettings):
     )
     asr_beam_size: int = Field(5, ge=1, le=16, description="Beam size for decoding.")
     asr_min_duration_s: float = Field(0.25, ge=0, description="Shorter uploads are rejected (422).")
-    asr_max_duration_s: float = Field(4 * 3600.0, gt=0, description="Longer decoded audio is rejected (413).")
+    asr_max_duration_s: float = Field(
+        3600.0,
+        gt=0,
+        description="Longer decoded audio is rejected (413). An hour of audio takes about 1 GB while it is "
+        "worked on (the chart's 4 GiB holds two at once, diarized); raise it with the memory limit.",
+    )
     asr_no_speech_threshold: float = Field(
         0.6,
         description="A segment whose no-speech probability is above this and whose average "
