@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import websockets
 
+from bench.asr_file import SHORT
 from bench.service_process import Phase, Service, concurrently, ok, phase
 from bench.voicechat_latency import pcm, turn
 from tests.audio_files import encode, read_mono
@@ -19,12 +20,6 @@ from tests.webrtc_peer import CallerPeer
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))
-SHORT = [
-    "asr/en_one_two_three.wav",
-    "asr/en_LJ050-0131.wav",
-    "asr/en_librispeech_1995-1837-0001.wav",
-    "asr/en_jfk.flac",
-]
 DIARIZATION = ["diarization/sample.wav", "diarization/ami_dev00.wav"]
 SPEAKER = "speaker/libri_testother_1998_1998-15444-{}.flac"
 PARAGRAPHS = {
