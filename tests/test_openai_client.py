@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from services.asr.transcriber import DecodeRequest
-from services.common.audio import wav_bytes
+from services.common.audio import decode_audio, to_pcm16, wav_bytes
 from services.common.openai_errors import openai_error
 from services.tts.encoding import encoded
 from services.tts.settings import KUMO
@@ -134,6 +134,21 @@ def test_a_prompt_and_a_temperature_are_accepted_and_the_text_streams_as_events(
     assert events[-1].type == "transcript.text.done"
     assert "".join(e.delta for e in events[:-1]) == events[-1].text
     assert "ask not what your country" in normalize(events[-1].text)
+
+
+def test_a_long_file_streams_a_delta_per_piece(main: openai.OpenAI) -> None:
+    """Two clips 25 s apart are two pieces (a Whisper window each): each one's text is its own delta."""
+    jfk = decode_audio(JFK.read_bytes(), max_duration_s=60)
+    lj = decode_audio((DATA / "asr" / "en_LJ050-0131.wav").read_bytes(), max_duration_s=60)
+    audio = np.concatenate([jfk, np.zeros(16_000 * 25, np.float32), lj])
+    events = list(
+        main.audio.transcriptions.create(
+            model="whisper-1", file=("long.wav", wav_bytes(to_pcm16(audio), 16_000)), language="en", stream=True
+        )
+    )
+    deltas = [normalize(e.delta) for e in events if e.type == "transcript.text.delta"]
+    assert len(deltas) == 2 and "ask not what your country" in deltas[0] and "formal review" in deltas[1], deltas
+    assert normalize(events[-1].text) == " ".join(deltas)
 
 
 def test_the_french_clip_is_translated_into_english(main: openai.OpenAI) -> None:
