@@ -1,10 +1,12 @@
 // TTS and catalog: WS /ws/tts to speak; /api/speakers and /api/collections to list, create, edit, delete.
-import { formOf, LANGUAGES, openSocket, request, socketError } from "../api.js";
+import { apiKey, formOf, LANGUAGES, openSocket, request, socketError } from "../api.js";
 import { PcmPlayer, TTS_RATE } from "../audio.js";
 import { $, el, fillSelect, guarded } from "../ui.js";
 
 let player = null;
 let reload = async () => {};
+// A new speaker or collection names its owner: with keys off "default" (shared), with keys on the key's user.
+const owner = () => (apiKey() ? {} : { user_id: "default" });
 
 function speak() {
   const ws = openSocket("/ws/tts");
@@ -81,7 +83,7 @@ async function saveCollection() {
   const body = { name: $("col-name").value, description: $("col-desc").value, langs };
   const id = $("col-id").value;
   if (id) await request(`/api/collections/${id}`, { method: "PUT", json: body });
-  else await request("/api/collections", { method: "POST", json: body });
+  else await request("/api/collections", { method: "POST", json: { ...body, ...owner() } });
   $("col-form").reset();
   resetCollectionForm();
   await reload();
@@ -104,7 +106,7 @@ async function removeSpeaker(s) {
 async function addClone() {
   const form = formOf({
     name: $("clone-name").value, language: $("clone-language").value,
-    reference_text: $("clone-text").value, reference_audio: $("clone-file").files[0],
+    reference_text: $("clone-text").value, reference_audio: $("clone-file").files[0], ...owner(),
   });
   await request("/api/speakers", { method: "POST", form });
   $("clone-form").reset();
