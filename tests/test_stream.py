@@ -85,7 +85,8 @@ async def test_noise_only_gives_no_text(fleet: str) -> None:
 
 async def test_end_mid_utterance_flushes_a_final(fleet: str) -> None:
     jfk = clip("asr/en_jfk.flac")[: int(RATE * 4.4)]  # "And so my fellow Americans, ask not"
-    received, _ = await stream(URL + "?silence_ms=1500", jfk)
+    # Silence only: the turn model would end "And so my fellow Americans," at its 1.1 s pause.
+    received, _ = await stream(URL + "?silence_ms=1500&turn_model=false", jfk)
     finals = received.finals()
     assert len(finals) == 1, received.events
     assert "fellow americans" in normalize(finals[0])
