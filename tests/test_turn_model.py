@@ -103,17 +103,23 @@ def two_sentences() -> np.ndarray:
 
 
 @pytest.mark.slow  # Whisper decodes every turn on CPU
-def test_a_finished_sentence_ends_at_the_short_pause_unless_the_stream_opts_out(
+def test_a_finished_sentence_ends_at_the_short_pause_when_the_stream_asks(
     service_app: ServiceApp, tmp_path: Path
 ) -> None:
     with service_app("asr", tmp_path) as client:
         assert client.get("/readyz").json()["turn_model"]["model"] == MODEL
         assert "load_seconds" in client.get("/readyz").json()["turn_model"]
-        with_model = finals(client, two_sentences(), "silence_ms=1500")
+        with_model = finals(client, two_sentences(), "silence_ms=1500&turn_model=true")
         without = finals(client, two_sentences(), "silence_ms=1500&turn_model=false")
-        jfk = finals(client, np.concatenate([load("asr/en_jfk.flac"), np.zeros(RATE, np.float32)]), "silence_ms=1500")
+        by_default = finals(client, two_sentences(), "silence_ms=1500")  # STREAM_TURN_MODEL_DEFAULT: off
+        jfk = finals(
+            client,
+            np.concatenate([load("asr/en_jfk.flac"), np.zeros(RATE, np.float32)]),
+            "silence_ms=1500&turn_model=true",
+        )
     assert len(with_model) == 2 and "sheet" in with_model[0] and "living" in with_model[1], with_model
     assert len(without) == 1 and "sheet" in without[0] and "living" in without[0], without
+    assert by_default == without, by_default
     # JFK's second sentence has pauses of 0.26, 1.09 and 0.61 s: the model keeps it one turn, every word in it.
     assert len(jfk) == 2 and jfk[1] == JFK_REST, jfk
 
@@ -128,7 +134,7 @@ def test_without_a_model_streams_end_turns_on_silence_and_readiness_says_why(
 ) -> None:
     with service_app("asr", tmp_path, STREAM_TURN_MODEL=setting) as client:
         ready = client.get("/readyz")
-        text = finals(client, two_sentences(), "silence_ms=500")
-        one_turn = finals(client, two_sentences(), "silence_ms=1500")
+        text = finals(client, two_sentences(), "silence_ms=500&turn_model=true")
+        one_turn = finals(client, two_sentences(), "silence_ms=1500&turn_model=true")
     assert ready.status_code == 200 and ready.json()["turn_model"]["error"].startswith(error), ready.text
     assert len(text) == 2 and len(one_turn) == 1, (text, one_turn)

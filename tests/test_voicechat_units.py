@@ -4,10 +4,11 @@ test_voicechat_urls.py), the turn rate."""
 import numpy as np
 import pytest
 
+from services.voicechat.asr_client import AsrClient
 from services.voicechat.bargein import BargeInDetector
 from services.voicechat.reply import ReplyParser
 from services.voicechat.session import RateWindow
-from services.voicechat.urls import UrlNotAllowed, check_url
+from services.voicechat.urls import Endpoint, UrlNotAllowed, check_url
 
 
 def parse(tokens: list[str]) -> tuple[str, list[str], str | None]:
@@ -82,3 +83,14 @@ def test_rate_window_admits_the_limit_in_any_window() -> None:
     assert [window.allow(t) for t in (0.0, 1.0, 2.0, 3.0)] == [True, True, True, False]
     assert window.allow(59.9) is False  # the first is still inside the window
     assert window.allow(60.0) is True  # ...and now it is not
+
+
+def test_the_asr_stream_asks_only_for_the_flags_it_needs() -> None:
+    """ssap and turn_model go on the ASR's query only when set: an external ASR may not know them."""
+    plain = AsrClient(Endpoint("ws://asr:8000/ws/transcribe/vad"), 500, "en", (), {})
+    flagged = AsrClient(Endpoint("ws://asr:8000/ws/transcribe/vad?x=1"), 500, "vi", ("ssap", "turn_model"), {})
+    assert plain.endpoint.url == "ws://asr:8000/ws/transcribe/vad?silence_ms=500&language=en"
+    assert (
+        flagged.endpoint.url
+        == "ws://asr:8000/ws/transcribe/vad?x=1&silence_ms=500&language=vi&ssap=true&turn_model=true"
+    )

@@ -69,6 +69,13 @@ class AsrSettings(ServiceSettings):
         "`off`: turns end on silence only. A configured file that is missing is reported by /readyz and "
         "streams end turns on silence.",
     )
+    stream_turn_model_default: bool = Field(
+        False,
+        description="Whether a stream that does not say (query `turn_model`) lets the turn model end its "
+        "turns. Off: a turn it ends early is read alone, and Whisper reads short turns worse (read speech "
+        "kept 0.888 of the raw engine's words with it, 0.924 without; docs/BENCHMARKS.md); the voice agent "
+        "asks for it with AGENT_TURN_MODEL.",
+    )
     stream_turn_model_pause_ms: int = Field(
         200,
         ge=64,

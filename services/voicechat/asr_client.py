@@ -30,12 +30,18 @@ class AsrClient:
     session's caller (its key) for the handshake."""
 
     def __init__(
-        self, endpoint: Endpoint, silence_ms: int, language: str, ssap: bool, on_behalf: Mapping[str, str]
+        self,
+        endpoint: Endpoint,
+        silence_ms: int,
+        language: str,
+        flags: tuple[str, ...],
+        on_behalf: Mapping[str, str],
     ) -> None:
+        """`flags`: the stream's query flags set to true (ssap, turn_model), sent only when asked: an
+        external ASR may not know them."""
         self.on_behalf = on_behalf
         parameters: dict[str, object] = {"silence_ms": silence_ms, "language": language}
-        if ssap:  # only when asked: an external ASR may not know the flag
-            parameters["ssap"] = "true"
+        parameters.update(dict.fromkeys(flags, "true"))
         query = urlencode(parameters)
         self.endpoint = with_url(endpoint, f"{endpoint.url}{'&' if urlsplit(endpoint.url).query else '?'}{query}")
         self._ws: websockets.ClientConnection | None = None

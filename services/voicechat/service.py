@@ -67,7 +67,8 @@ class VoicechatService:
         api_key = s.llm_api_key.get_secret_value() if llm_endpoint.target is None else None
         llm = Llm(llm_endpoint, config.llm_model or s.llm_model, api_key, s.llm_timeout_s, s.llm_max_tokens)
         asr_headers = on_behalf if endpoints.asr_ws_url.target is None else {}
-        asr = AsrClient(endpoints.asr_ws_url, s.agent_silence_ms, config.language, config.ssap, asr_headers)
+        flags = tuple(flag for flag, on in (("ssap", config.ssap), ("turn_model", s.agent_turn_model)) if on)
+        asr = AsrClient(endpoints.asr_ws_url, s.agent_silence_ms, config.language, flags, asr_headers)
         tts_headers = on_behalf if endpoints.tts_ws_url.target is None else {}
         return Session(ws, s, config, llm, TtsClient(endpoints.tts_ws_url, tts_headers), asr)
 

@@ -62,10 +62,15 @@ class VoicechatSettings(ServiceSettings):
         500,
         ge=100,
         le=5000,
-        description="End-of-turn silence asked of the ASR (`silence_ms`): the upper bound. The ASR's turn "
-        "model ends a turn it finds complete after a 200 ms pause; one it does not, and every turn when the "
-        "ASR has no model, ends after this much silence, so a pause inside a sentence shorter than this "
-        "never cuts the user off.",
+        description="End-of-turn silence asked of the ASR (`silence_ms`): a turn ends after this much "
+        "silence, so a pause inside a sentence shorter than this never cuts the user off. With "
+        "AGENT_TURN_MODEL it is the upper bound for a turn the model does not find complete.",
+    )
+    agent_turn_model: bool = Field(
+        False,
+        description="Ask the ASR's turn model to end a turn it finds complete after a 200 ms pause (query "
+        "`turn_model=true`): first audio about a third sooner, but more turns end inside a sentence and "
+        "short turns read worse (docs/BENCHMARKS.md, turn-completion model). Off: turns end on silence.",
     )
     follow_up_after_s: float = Field(
         8.0, gt=0, description="Silence after the agent's reply has played out before it follows up."

@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.websockets import WebSocket
 
 from services.asr.dependencies import AsrDep
+from services.asr.settings import AsrSettings
 from services.asr.streaming.session import StreamOptions, StreamSession
 from services.asr.streaming.turns import TurnSettings
 from services.common.auth import IdentityDep, forward_headers
@@ -19,7 +20,7 @@ class StreamQuery(BaseModel):
     volume_threshold: float = Field(ge=0, le=1)
     partial_interval: float = Field(ge=0.2, le=30)
     ssap: bool = False
-    turn_model: bool = True  # false: this stream's turns end on silence only
+    turn_model: bool | None = None  # whether the turn model may end this stream's turns; None: the setting
     language: str | None = Field(None, max_length=8)
 
 
@@ -54,7 +55,7 @@ async def transcribe_stream(ws: WebSocket, asr: AsrDep, identity: IdentityDep) -
             silence_ms=query.silence_ms,
             volume_threshold=query.volume_threshold,
             partial_interval=query.partial_interval,
-            model_pause_ms=s.stream_turn_model_pause_ms if query.turn_model and asr.turn_model.value else 0,
+            model_pause_ms=s.stream_turn_model_pause_ms if asks_turn_model(query, s) and asr.turn_model.value else 0,
         ),
         language=language,
         validate_language=asr.validate_language,
@@ -69,6 +70,10 @@ async def transcribe_stream(ws: WebSocket, asr: AsrDep, identity: IdentityDep) -
     )
     with place:
         await StreamSession(ws, asr.stream_scheduler, asr.voice_profiles, options).run()
+
+
+def asks_turn_model(query: StreamQuery, settings: AsrSettings) -> bool:
+    return settings.stream_turn_model_default if query.turn_model is None else query.turn_model
 
 
 async def _refuse(ws: WebSocket, message: str, code: int) -> None:
