@@ -1,9 +1,11 @@
 """File transcription: raw faster-whisper vs. POST /transcribe through the gateway, side by side.
 
-Usage: .venv/bin/python bench/asr_file.py [--repeats 3] [--long-minutes 5] [--recall-only]
+Usage: .venv/bin/python bench/asr_file.py [--repeats 3] [--long-minutes 5] [--recall-only | --timing-only]
+    [--raw-threads N]
 
 Starts the fleet (Procfile) unless --url is given, runs the same files through the raw engine
-in this process (same model, threads, beam and VAD options as the server's sequential path) and
+in this process (same model, beam and VAD options as the server's sequential path; --raw-threads CPU
+threads, by default every CPU: the raw engine at its fastest for one request at a time) and
 through the server, and prints wall time, real-time factor, the server/raw ratio and peak RSS.
 The long file is built by concatenating the shared English clips that have transcripts, 1 s
 apart; for it the raw engine decodes sequentially and the server cuts it in pauses into pieces
@@ -34,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.fleet import pid_listening_on, running_fleet
-from services.asr.models import load_whisper
+from services.asr.models import available_cpus, load_whisper, solo_threads
 from services.asr.settings import AsrSettings
 from services.asr.transcriber import FILE_VAD
 from services.common.audio import decode_audio
@@ -233,6 +235,10 @@ def main() -> None:
     parser.add_argument("--long-minutes", type=float, default=5.0)
     parser.add_argument("--url", default=None, help="use a running gateway instead of starting one")
     parser.add_argument("--recall-only", action="store_true", help="only the word-recall table")
+    parser.add_argument("--timing-only", action="store_true", help="no word-recall table")
+    parser.add_argument(
+        "--raw-threads", type=int, default=available_cpus(), help="the raw engine's CPU threads (default: all)"
+    )
     args = parser.parse_args()
 
     settings = AsrSettings()
@@ -241,7 +247,7 @@ def main() -> None:
     long_name = f"long_{args.long_minutes:g}min.wav"
     files[long_name], refs[long_name] = long_file(args.long_minutes)
 
-    model = load_whisper(settings)
+    model = load_whisper(settings, threads=args.raw_threads, workers=1)
     with running_fleet(args.url) as url, httpx.Client(base_url=url, timeout=900) as client:
         if args.recall_only:
             recall_table(model, settings, client)
@@ -250,11 +256,13 @@ def main() -> None:
         sampler.start()
         rows = timed_rows(model, settings, client, files, args.repeats)
         sampler.running = False
-        recall_table(model, settings, client)
+        if not args.timing_only:
+            recall_table(model, settings, client)
 
     raw_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"model={settings.asr_model} cpu_threads={settings.asr_cpu_threads} "
+        f"model={settings.asr_model} raw threads={args.raw_threads} server cpu_threads={settings.asr_cpu_threads} "
+        f"solo_threads={solo_threads(settings)} "
         f"workers={settings.asr_workers} beam={settings.asr_beam_size} "
         f"repeats={args.repeats} cores={os.cpu_count()}"
     )
