@@ -16,8 +16,8 @@ from services.asr.routers.admission import AdmittedRoute, PlaceDep
 from services.asr.schemas import OpenAITranscription, OpenAIVerboseTranscription, SegmentOut, WordOut
 from services.asr.service import AsrService, FileResult
 from services.asr.transcriber import DecodeRequest
-from services.common.auth import IdentityDep
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import InvalidInput
+from services.common.openai_models import add_model_routes
 from services.common.workers import Place
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=AdmittedRoute)
@@ -159,32 +159,9 @@ async def create_translation(
     return answer(result, response_format, ["segment"], "translate")
 
 
-class Model(BaseModel):
-    id: str
-    object: str = "model"
-    created: int = 0
-    owned_by: str = "voicefleet"
-
-
-class ModelList(BaseModel):
-    object: str = "list"
-    data: list[Model]
-
-
-def asr_models(asr: AsrService) -> list[Model]:
+def asr_models(asr: AsrDep) -> list[str]:
     """whisper-1 (what OpenAI clients send) and the configured model as /readyz names it, once loaded."""
-    loaded = [asr.whisper.spec] if asr.whisper.value is not None else []
-    return [Model(id=name) for name in (*ASR_MODELS, *loaded)]
+    return [*ASR_MODELS, *([asr.whisper.spec] if asr.whisper.value is not None else [])]
 
 
-@models_router.get("/models", summary="The ASR models (OpenAI-compatible)", response_model=ModelList)
-async def models(asr: AsrDep, _: IdentityDep) -> ModelList:
-    return ModelList(data=asr_models(asr))
-
-
-@models_router.get("/models/{model_id:path}", summary="One ASR model (OpenAI-compatible)", response_model=Model)
-async def model(asr: AsrDep, _: IdentityDep, model_id: str) -> Model:
-    found = next((m for m in asr_models(asr) if m.id == model_id), None)
-    if found is None:
-        raise NotFound(f"no model {model_id!r} here (GET /v1/models lists them)")
-    return found
+add_model_routes(models_router, asr_models, "ASR")

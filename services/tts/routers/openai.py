@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.auth import IdentityDep
 from services.common.catalog_client import UnknownReference
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import InvalidInput
 from services.common.languages import Language
+from services.common.openai_models import add_model_routes
 from services.common.protocols.base import PlainText
 from services.tts.dependencies import TtsDep
 from services.tts.encoding import MAX_SPEED, MEDIA_TYPES, MIN_SPEED, SpeechFormat, encoded
@@ -84,32 +85,9 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
         yield chunk
 
 
-class Model(BaseModel):
-    id: str
-    object: str = "model"
-    created: int = 0
-    owned_by: str = "voicefleet"
-
-
-class ModelList(BaseModel):
-    object: str = "list"
-    data: list[Model]
-
-
-def tts_models(tts: TtsService) -> list[Model]:
+def tts_models(tts: TtsDep) -> list[str]:
     """OpenAI's TTS model names, then each loaded engine's model as /readyz names it."""
-    loaded = [engine.spec for engine in tts.engines.values() if engine.value is not None]
-    return [Model(id=name) for name in (*TTS_MODELS, *loaded)]
+    return [*TTS_MODELS, *(engine.spec for engine in tts.engines.values() if engine.value is not None)]
 
 
-@router.get("/models", summary="The TTS models (OpenAI-compatible)", response_model=ModelList)
-async def models(tts: TtsDep, _: IdentityDep) -> ModelList:
-    return ModelList(data=tts_models(tts))
-
-
-@router.get("/models/{model_id:path}", summary="One TTS model (OpenAI-compatible)", response_model=Model)
-async def model(tts: TtsDep, _: IdentityDep, model_id: str) -> Model:
-    found = next((m for m in tts_models(tts) if m.id == model_id), None)
-    if found is None:
-        raise NotFound(f"no model {model_id!r} here (GET /v1/models lists them)")
-    return found
+add_model_routes(router, tts_models, "TTS")
