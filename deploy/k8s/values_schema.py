@@ -11,17 +11,15 @@ are the settings the chart sets itself. tests/test_helm_chart.py fails when the 
 import json
 import re
 import sys
-import types
-import typing
 from pathlib import Path
 
-import annotated_types
 from pydantic.fields import FieldInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
 
 from service_settings import SERVICES, settings_class  # noqa: E402
+from setting_schema import field_schema  # noqa: E402
 
 from services.common.settings import ServiceSettings  # noqa: E402
 
@@ -47,65 +45,6 @@ LOCAL_LLM = ROOT / "deploy" / "local_llm.py"
 def local_llm_env() -> list[str]:
     """The variables deploy/local_llm.py reads (it has no settings class)."""
     return sorted(set(re.findall(r'os\.environ\.get\("(LOCAL_LLM_[A-Z_]+)"', LOCAL_LLM.read_text())))
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, str | int | float | bool | list | dict):
-        return value
-    return str(value)
-
-
-def _types(annotation: object) -> tuple[list[str], list | None]:
-    """JSON types a value may take in values.yaml (strings always: every env value becomes one), and an enum."""
-    args = typing.get_args(annotation)
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        kinds: list[str] = []
-        enum: list | None = None
-        for arg in args:
-            arg_kinds, arg_enum = _types(arg)
-            kinds += [k for k in arg_kinds if k not in kinds]
-            enum = arg_enum if arg_enum is not None else enum
-        return kinds, (enum + [None] if enum is not None and "null" in kinds else enum)
-    if annotation is type(None):
-        return ["null"], None
-    if origin is typing.Literal:
-        return ["string"], list(args)
-    if annotation is bool:
-        return ["boolean", "string"], None
-    if annotation is int:
-        return ["integer", "string"], None
-    if annotation is float:
-        return ["number", "string"], None
-    if origin in (list, dict) or annotation in (list, dict):
-        return ["array" if (origin or annotation) is list else "object", "string"], None
-    return ["string"], None
-
-
-def field_schema(field: FieldInfo) -> dict:
-    kinds, enum = _types(field.annotation)
-    schema: dict = {"description": field.description or ""}
-    if "null" not in kinds:
-        kinds.append("null")  # null in values: leave the setting at its default
-    schema["type"] = kinds
-    if enum is not None:
-        schema["enum"] = [*enum, None] if None not in enum else enum
-    for meta in field.metadata:
-        if isinstance(meta, annotated_types.Ge):
-            schema["minimum"] = meta.ge
-        elif isinstance(meta, annotated_types.Gt):
-            schema["exclusiveMinimum"] = meta.gt
-        elif isinstance(meta, annotated_types.Le):
-            schema["maximum"] = meta.le
-        elif isinstance(meta, annotated_types.Lt):
-            schema["exclusiveMaximum"] = meta.lt
-    if not field.is_required() and field.default_factory is None:
-        default = _json_default(field.default)
-        if default is not None and not hasattr(field.default, "get_secret_value"):
-            schema["default"] = default
-    return schema
 
 
 def env_fields(cls: type) -> dict[str, FieldInfo]:

@@ -79,6 +79,15 @@ def create_app(
     app.add_middleware(OpenAIErrorMiddleware)
     install_error_handlers(app)
 
+    _add_ops_routes(app, service, readiness)
+    for router in routers:
+        app.include_router(router)
+    if settings.auth_required:
+        _document_bearer_keys(app)
+    return app
+
+
+def _add_ops_routes(app: FastAPI, service: str, readiness: ReadinessCheck) -> None:
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
@@ -92,12 +101,6 @@ def create_app(
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    for router in routers:
-        app.include_router(router)
-    if settings.auth_required:
-        _document_bearer_keys(app)
-    return app
 
 
 def _document_bearer_keys(app: FastAPI) -> None:
