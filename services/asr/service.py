@@ -24,7 +24,7 @@ from services.asr.transcriber import TRANSCRIBE, DecodeRequest, FilePlan, Transc
 from services.common.audio import TARGET_RATE, decode_audio
 from services.common.errors import InvalidInput
 from services.common.models import ModelManager, NotConfigured
-from services.common.workers import Budget, JobKind, Place, results
+from services.common.workers import Budget, Job, JobKind, Place, drop, results
 
 INFERENCE_SECONDS = Histogram(
     "asr_inference_seconds",
@@ -142,14 +142,17 @@ class AsrService:
         """The plan's pieces, each a job of the request (a long file's pieces run on every free file
         thread, in the request's turn), put together on the loop (a linear pass). A lone piece while
         nothing else runs on the model is decoded on the solo model, with every CPU thread."""
+        jobs, solo = self._submit_pieces(place, plan)
+        return self.whisper.get().collect(plan, await results(*jobs), solo=solo)
+
+    def _submit_pieces(self, place: Place, plan: FilePlan) -> tuple[list[Job], bool]:
+        """A job per piece of the plan, in the request's turn, and whether they go to the solo model."""
         solo = len(plan.pieces) == 1 and self.pool.idle(FILE_LANE, STREAM_LANE)
-        pieces = await results(
-            *(
-                self.whisper.submit(FILE_WORK, _decode_piece, plan, index, solo, order=place.order)
-                for index in range(len(plan.pieces))
-            )
-        )
-        return self.whisper.get().collect(plan, pieces, solo=solo)
+        jobs = [
+            self.whisper.submit(FILE_WORK, Transcriber.decode_piece, plan, index, solo, order=place.order)
+            for index in range(len(plan.pieces))
+        ]
+        return jobs, solo
 
     async def transcribe_upload(
         self,
@@ -177,20 +180,14 @@ class AsrService:
         one step), the pieces decoded as transcribe_upload decodes them; the last is the whole file's."""
         code = self.validate_language(language)
         plan = await self.whisper.run(FILE_WORK, self._decode_and_plan, upload, code, False, request, order=place.order)
-        solo = len(plan.pieces) == 1 and self.pool.idle(FILE_LANE, STREAM_LANE)
-        jobs = [
-            self.whisper.submit(FILE_WORK, _decode_piece, plan, index, solo, order=place.order)
-            for index in range(len(plan.pieces))
-        ]
+        jobs, solo = self._submit_pieces(place, plan)
         done: list[list] = []
         try:
             for job in jobs:
                 done.append(await job.future)
                 yield self.whisper.get().collect(plan, done, solo=solo)
         finally:  # the rest dropped when the client is gone or a piece failed
-            for job in jobs[len(done) :]:
-                if not job.future.cancel() and not job.future.cancelled():
-                    job.future.exception()  # retrieved, so that it is not logged as unhandled
+            drop(jobs[len(done) :])
         if not jobs:
             yield self.whisper.get().collect(plan, [])
 
@@ -218,10 +215,6 @@ class AsrService:
         elapsed = time.perf_counter() - started
         INFERENCE_SECONDS.labels("diarized").observe(elapsed)
         return FileResult(_filename(upload), transcription, round(elapsed, 3)), dialogues
-
-
-def _decode_piece(transcriber: Transcriber, plan: FilePlan, index: int, solo: bool) -> list:
-    return transcriber.decode_piece(plan, index, solo=solo)
 
 
 def _plan_with_words(transcriber: Transcriber, audio: np.ndarray, language: str | None) -> FilePlan:

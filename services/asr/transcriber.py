@@ -131,7 +131,7 @@ class Transcriber:
         ]
         return FilePlan(audio, duration, speech, pieces, main, probability, words, request)
 
-    def decode_piece(self, plan: FilePlan, index: int, *, solo: bool = False) -> list[tuple[WhisperSegment, str]]:
+    def decode_piece(self, plan: FilePlan, index: int, solo: bool = False) -> list[tuple[WhisperSegment, str]]:
         """Piece `index` of the plan, its segments on the recording's timeline with their language;
         `solo`: on the model with every CPU thread (when the caller knows nothing else runs)."""
         code, (start, end) = plan.pieces[index]

@@ -11,7 +11,7 @@ import functools
 import heapq
 import itertools
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -214,10 +214,16 @@ class Budget:
 
 async def results(*jobs: Job) -> list:
     """Each job's result, in order. When one fails or the caller is cancelled, the others are
-    dropped: a waiting one leaves the queue, a running one finishes unheard."""
+    dropped (`drop`)."""
     try:
         return [await job.future for job in jobs]
     finally:
-        for job in jobs:
-            if not job.future.cancel() and not job.future.cancelled():
-                job.future.exception()  # retrieved, so a second failure is not logged as unhandled
+        drop(jobs)
+
+
+def drop(jobs: Iterable[Job]) -> None:
+    """Jobs whose results are no longer wanted: a waiting one leaves the queue, a running one finishes
+    unheard; one that already failed has its error retrieved, so it is not logged as unhandled."""
+    for job in jobs:
+        if not job.future.cancel() and not job.future.cancelled():
+            job.future.exception()

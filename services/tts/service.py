@@ -2,7 +2,6 @@
 of synthesis threads (a gate admits requests, busy past it), and the catalog client (with its cache
 of reference recordings) that turns a request into a voice."""
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -14,7 +13,7 @@ from services.common.audio import to_pcm16
 from services.common.auth import Identity, forward_headers
 from services.common.catalog_client import CatalogClient, CatalogSpeaker
 from services.common.models import ModelManager
-from services.common.workers import Budget, Job, JobKind
+from services.common.workers import Budget, Job, JobKind, drop
 from services.tts.engines.base import EngineError, TtsEngine, Voice
 from services.tts.reference_audio import ReferenceAudioCache
 from services.tts.settings import OUTPUT_RATE, TtsSettings
@@ -151,10 +150,7 @@ class TtsService:
                     for start in range(0, len(pcm), FRAME_SAMPLES * 2):
                         yield pcm[start : start + FRAME_SAMPLES * 2]
             finally:
-                unfinished = [job.future for job in jobs if not job.future.done()]
-                for future in unfinished:
-                    future.cancel()
-                await asyncio.gather(*unfinished, return_exceptions=True)
+                drop(jobs)
 
 
 def _synthesize(engine: TtsEngine, piece: str, voice: Voice) -> bytes:
