@@ -129,10 +129,11 @@ class TtsService:
         return engine
 
     async def stream(self, pieces: list[str], voice: Voice) -> AsyncIterator[bytes]:
-        """24 kHz int16 PCM frames, piece by piece. The first two pieces start at once and each later
-        one when the piece two before it is done, so a piece is ready before the audio before it has
-        played; first pieces go ahead of every request's later pieces. The synthesis holds a place
-        at the gate until its last frame is out (ServiceBusy before any work when none is free)."""
+        """24 kHz int16 PCM frames, piece by piece. Each piece starts when the one before it is done,
+        so the first has the engine's threads to itself and a piece is ready long before the audio
+        before it has played; first pieces go ahead of every request's later pieces. The synthesis
+        holds a place at the gate until its last frame is out (ServiceBusy before any work when none
+        is free)."""
         self.engine(voice)  # a clear error (unknown engine, language, not loaded) before a place is taken
         manager = self.engines[voice.engine]
         with self.requests.acquire() as place:
@@ -141,12 +142,12 @@ class TtsService:
                 kind = FIRST_PIECE if index == 0 else LATER_PIECE
                 return manager.submit(kind, _synthesize, pieces[index], voice, order=place.order)
 
-            jobs = [submit(index) for index in range(min(2, len(pieces)))]
+            jobs = [submit(0)]
             try:
                 for index in range(len(pieces)):
                     pcm = await jobs[index].future
-                    if index + 2 < len(pieces):
-                        jobs.append(submit(index + 2))
+                    if index + 1 < len(pieces):
+                        jobs.append(submit(index + 1))
                     for start in range(0, len(pcm), FRAME_SAMPLES * 2):
                         yield pcm[start : start + FRAME_SAMPLES * 2]
             finally:
