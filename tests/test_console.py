@@ -1,6 +1,6 @@
 """The console's files as the webrtc service serves them: only the folder's own files, each with its content
 type and the strict Content-Security-Policy, open with API keys on (the page asks for the key; the API checks
-it). The console in a browser: tests/test_console_browser.py."""
+it; /console/config.json tells the page whether to ask). The console in a browser: tests/test_console_browser*.py."""
 
 from pathlib import Path
 
@@ -55,3 +55,11 @@ def test_the_page_names_no_other_origin() -> None:
     for path in (p for p in ROOT.rglob("*") if p.is_file()):
         text = path.read_text()
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, path
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_the_page_learns_whether_it_needs_a_key(service_app: ServiceApp, tmp_path: Path, required: bool) -> None:
+    with service_app("webrtc", tmp_path, AUTH_REQUIRED=str(required).lower()) as client:
+        answer = client.get("/console/config.json")
+    assert answer.status_code == 200 and answer.json() == {"auth_required": required}
+    assert answer.headers["content-security-policy"].startswith("default-src 'self'")

@@ -1,75 +1,23 @@
 """The web console (/console) in a real headless Chromium through the gateway, panel by panel, with a fake
 microphone playing real speech: what each panel shows comes from the fleet's public API. Every page must
-log no console error and ask nothing of another origin; each panel's screenshot lands in build/console-screenshots/."""
+log no console error and ask nothing of another origin; each panel's screenshot lands in build/console-screenshots/
+(tests/console_page.py). More panels: tests/test_console_browser_*.py."""
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import Page
 
-from tests.conftest import DATA, REPO, SCRIPTED_LLM_URL
+from tests.conftest import DATA, SCRIPTED_LLM_URL, manifest
+from tests.console_page import HEARD, open_tab, socket_events, submit, until
 from tests.scripted_llm import scripted_llm_server
-from tests.test_webrtc_browser import CHROMIUM, CLIP, OFFLINE_FLAGS, fake_microphone
+from tests.test_webrtc_browser import CLIP
 from tests.webrtc_peer import assert_heard
 
 pytestmark = pytest.mark.fleet
 
-SHOTS = REPO / "build" / "console-screenshots"
-HEARD = 0.02  # the analyser's peak once the agent's or the TTS voice has played
-
-
-@pytest.fixture
-async def console(fleet: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    assert shutil.which(CHROMIUM), f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set CHROMIUM)"
-    mic = fake_microphone(tmp_path / "mic.wav")
-    async with async_playwright() as playwright:
-        context: BrowserContext = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            viewport={"width": 1100, "height": 900},
-            args=[
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={mic}",
-                "--autoplay-policy=no-user-gesture-required",
-                "--allow-loopback-in-peer-connection",
-                *OFFLINE_FLAGS,
-            ],
-        )
-        page = context.pages[0] if context.pages else await context.new_page()
-        errors: list[str] = []
-        elsewhere: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("request", lambda r: None if r.url.startswith((fleet, "blob:", "data:")) else elsewhere.append(r.url))
-        await page.goto(f"{fleet}/console/")
-        await until(page, "document.querySelectorAll('#status .svc').length === 6")
-        yield page
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        shot = SHOTS / f"{request.node.name}.png"
-        await page.screenshot(path=str(shot), full_page=True)
-        print(f"screenshot: {shot}")
-        await context.close()
-    assert not errors, errors
-    assert not elsewhere, elsewhere
-
-
-async def until(page: Page, expression: str, timeout_s: float = 30) -> None:
-    """Polls a JavaScript expression until it is true (Playwright's wait_for_function evaluates a string,
-    which the console's policy, without 'unsafe-eval', refuses)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await page.evaluate(expression):
-        assert asyncio.get_running_loop().time() < deadline, f"not within {timeout_s} s: {expression}"
-        await asyncio.sleep(0.2)
-
-
-async def open_tab(page: Page, panel: str) -> None:
-    await page.click(f"#tab-{panel}")
-    await page.wait_for_selector(f"#{panel}:not([hidden])")
+REFERENCE = "asr/en_LJ050-0131.wav"  # 7.7 s of one reader, and its transcript in the manifest
 
 
 async def test_the_page_is_static_with_a_strict_policy_and_a_status_strip(console: Page, fleet: str) -> None:
@@ -120,6 +68,22 @@ async def test_live_transcription_of_the_microphone(console: Page) -> None:
     await console.wait_for_selector("#live-finals .final", timeout=60_000)
     assert_heard({"text": await console.inner_text("#live-finals .final .text")}, CLIP)
     assert "end of turn" in await console.inner_text("#live-finals .final .latency")
+
+
+async def test_live_voice_profile_bars_show_the_ssap_events(console: Page) -> None:
+    await open_tab(console, "live")
+    events = socket_events(console, "/ws/transcribe/vad")
+    await console.check("#live-ssap")
+    await console.click("#live-start")
+    await console.wait_for_selector("#live-profile meter", timeout=60_000)
+    profiles = [e["properties"] for e in await events.of_type("ssap")]
+    assert "gender" in profiles[-1], events
+    shown = await console.eval_on_selector_all(
+        "#live-profile meter", "ms => ms.map(m => [m.getAttribute('aria-label'), m.value])"
+    )
+    expected = {f"{prop} {label}": p for prop, labels in profiles[-1].items() for label, p in labels.items()}
+    assert dict(shown) == pytest.approx(expected, abs=1e-6), (shown, profiles)
+    assert sum(p for name, p in shown if name.startswith("gender ")) == pytest.approx(1, abs=1e-3)
 
 
 async def test_a_voice_chat_turn_over_the_websocket(console: Page) -> None:
@@ -184,3 +148,22 @@ async def test_speak_then_create_edit_and_delete_a_collection(console: Page) -> 
     assert "en:" in await edited.inner_text()
     await edited.get_by_role("button", name="Delete collection Console bots 2").click()
     await edited.wait_for(state="detached")
+
+
+async def test_add_list_and_delete_a_cloned_speaker(console: Page, fleet: str) -> None:
+    await open_tab(console, "tts")
+    await console.fill("#clone-name", "Console clone")
+    await console.select_option("#clone-language", "en")
+    await console.fill("#clone-text", manifest()[REFERENCE])
+    await console.set_input_files("#clone-file", str(DATA / REFERENCE))
+    speaker = await submit(console, "#clone-form button", "/api/speakers")
+    row = console.locator(f"#tts-speakers tbody tr[data-id='{speaker['id']}']")
+    await row.wait_for()
+    cells = [await c.text_content() for c in await row.locator("td").all()]
+    assert speaker["engine"] and cells == ["Console clone", speaker["engine"], "en", speaker["user_id"], "Delete"]
+    label = await console.eval_on_selector(f"#tts-speaker option[value='{speaker['id']}']", "o => o.textContent")
+    assert label == f"Console clone (en, {speaker['engine']})"  # every speaker picker offers it
+    await row.get_by_role("button", name="Delete speaker Console clone").click()
+    await row.wait_for(state="detached")
+    listed = await (await console.request.get(f"{fleet}/api/speakers")).json()
+    assert speaker["id"] not in [s["id"] for s in listed["speakers"]]

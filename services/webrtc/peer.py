@@ -19,7 +19,7 @@ from services.common.errors import InvalidInput
 from services.common.protocols.base import ErrorEvent, WireEvent
 from services.common.protocols.datachannel import Transcription
 from services.common.protocols.transcribe import TranscriptEvent
-from services.common.protocols.voice_chat import AgentEnd, AgentText, Disconnect, Interrupted, ServerEvent
+from services.common.protocols.voice_chat import AgentEnd, AgentText, Disconnect, Interrupted, Latency, ServerEvent
 from services.webrtc.media import MIC_RATE, AgentAudioTrack, MicConverter
 from services.webrtc.orchestrator import OrchestratorLink, OrchestratorUnavailable
 
@@ -29,8 +29,9 @@ CHANNEL_LABEL = "chat"
 MAX_TEXT_CHARS = 4000
 DRAIN_TIMEOUT_S = 1.0
 PLAY_OUT_TIMEOUT_S = 5.0
-# Orchestrator events passed on to the data channel as they are, besides the two the reference names.
-FORWARDED_EVENTS = (Interrupted, AgentEnd, ErrorEvent, Disconnect)
+# Orchestrator events passed on to the data channel as they are, besides the two the reference names
+# (`latency`: the per-stage timings the console charts, as over the WebSocket).
+FORWARDED_EVENTS = (Interrupted, AgentEnd, Latency, ErrorEvent, Disconnect)
 
 
 class Peer:

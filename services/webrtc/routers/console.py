@@ -1,12 +1,14 @@
 """GET /console: the web console, static files (ES modules, one stylesheet) served with a strict
-Content-Security-Policy: everything from the page's own origin, nothing inline (docs/CONSOLE.md)."""
+Content-Security-Policy: everything from the page's own origin, nothing inline (docs/CONSOLE.md); and
+/console/config.json, what the page needs to know before its first API call (whether keys are required)."""
 
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from services.common.errors import NotFound
+from services.webrtc.dependencies import WebrtcDep
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 ROOT = Path(__file__).resolve().parents[1] / "static" / "console"
@@ -38,6 +40,12 @@ FILES = console_files()
 @router.get("/console")
 async def console_root() -> RedirectResponse:
     return RedirectResponse("/console/", status_code=308)
+
+
+@router.get("/console/config.json")
+async def console_config(webrtc: WebrtcDep) -> JSONResponse:
+    """With keys on the page asks for one before it calls the API (so no request of its is refused)."""
+    return JSONResponse({"auth_required": webrtc.settings.auth_required}, headers=HEADERS)
 
 
 @router.get("/console/{name:path}")

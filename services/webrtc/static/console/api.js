@@ -20,23 +20,26 @@ function withKey(headers = {}) {
   return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
 }
 
-// Every refusal for want of a key (401) asks the page for one (app.js listens).
-function keyNeeded(message) {
-  sessionStorage.removeItem(KEY);
-  window.dispatchEvent(new CustomEvent("voicefleet:key-needed", { detail: message }));
+// Every refusal for want of a key (401) forgets the key that was sent and asks the page for another
+// (app.js listens); `sentKey` is the key the refused request carried, if any.
+function keyNeeded(message, sentKey) {
+  if (apiKey() === sentKey) sessionStorage.removeItem(KEY);
+  const reason = sentKey ? `The key was refused: ${message}. Enter another key.` : message;
+  window.dispatchEvent(new CustomEvent("voicefleet:key-needed", { detail: reason }));
 }
 
-async function errorOf(res) {
+async function errorOf(res, sentKey) {
   let message = `${res.status} ${res.statusText}`;
   try {
     const body = await res.json();
     message = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? body);
   } catch { /* not JSON: the status line says it */ }
-  if (res.status === 401) keyNeeded(message);
+  if (res.status === 401) keyNeeded(message, sentKey);
   return new ApiError(res.status, message);
 }
 
 export async function request(path, { method = "GET", json, form, signal } = {}) {
+  const sentKey = apiKey();
   const init = { method, signal, headers: withKey() };
   if (json !== undefined) {
     init.headers = withKey({ "Content-Type": "application/json" });
@@ -45,7 +48,7 @@ export async function request(path, { method = "GET", json, form, signal } = {})
     init.body = form;
   }
   const res = await fetch(path, init);
-  if (!res.ok) throw await errorOf(res);
+  if (!res.ok) throw await errorOf(res, sentKey);
   return res;
 }
 
@@ -83,6 +86,6 @@ export function toBase64(f32) {
 
 // A refused socket still gets an `error` event before its close: the same key prompt as a 401.
 export function socketError(msg) {
-  if (msg.code === "unauthorized") keyNeeded(msg.message);
+  if (msg.code === "unauthorized") keyNeeded(msg.message, apiKey());
   return msg.message || "error";
 }

@@ -1,5 +1,5 @@
 // The console: tabs, the status strip, the key prompt and the catalog's pickers; each panel is a module.
-import { getJson, LANGUAGES, setApiKey } from "./api.js";
+import { apiKey, getJson, LANGUAGES, setApiKey } from "./api.js";
 import { $, el, fillSelect } from "./ui.js";
 import { initTranscribe } from "./panels/transcribe.js";
 import { initLive } from "./panels/live.js";
@@ -60,21 +60,41 @@ async function refreshStatus() {
   $("status").replaceChildren(...items);
 }
 
+function askForKey(reason) {
+  $("key-reason").textContent = reason;
+  $("key-form").hidden = false;
+  $("api-key").focus();
+}
+
+// The catalog's lists are the first API call: a refused key (401) leaves the prompt open with the server's
+// reason (api.js asks for another); any other answer means the key was accepted, and the panels load.
+async function connect() {
+  try {
+    await loadCatalog();
+  } catch (err) {
+    if (err.status === 401) return;
+    $("tts-error").textContent = `The catalog could not be listed: ${err.message}`;
+  }
+  $("key-form").hidden = true;
+  window.dispatchEvent(new Event("voicefleet:connected"));
+}
+
 function initKeyForm() {
-  const form = $("key-form");
-  window.addEventListener("voicefleet:key-needed", ({ detail }) => {
-    $("key-reason").textContent = detail || "This fleet requires an API key.";
-    form.hidden = false;
-    $("api-key").focus();
-  });
-  form.addEventListener("submit", (e) => {
+  window.addEventListener("voicefleet:key-needed", ({ detail }) => askForKey(detail));
+  $("key-form").addEventListener("submit", (e) => {
     e.preventDefault();
     setApiKey($("api-key").value.trim());
     $("api-key").value = "";
-    form.hidden = true;
-    window.dispatchEvent(new Event("voicefleet:key-set"));
-    loadCatalog();
+    $("key-reason").textContent = "Checking the key…";
+    connect();
   });
+}
+
+// With keys on (config.json says so) the page asks for a key before its first API call.
+async function start() {
+  const { auth_required: keysOn } = await getJson("config.json");
+  if (keysOn && !apiKey()) askForKey("This fleet requires an API key.");
+  else await connect();
 }
 
 // Speakers and collections fill every picker; the panels call it again after a change.
@@ -110,4 +130,4 @@ initVoices();
 initTts(loadCatalog);
 refreshStatus();
 setInterval(refreshStatus, 10_000);
-loadCatalog().catch(() => { /* a 401 asks for a key; the panels show their own errors */ });
+start();

@@ -38,8 +38,10 @@ export class PcmPlayer {
     this.pushed = 0; // samples queued so far
     this.consumed = 0; // samples the worklet has played or dropped
     this.onDrained = () => {};
+    this.onCleared = () => {};
     this.node.port.onmessage = ({ data }) => {
-      this.consumed = data;
+      this.consumed = data.consumed;
+      if ("dropped" in data) this.onCleared(data.dropped / TTS_RATE);
       if (this.idle) this.onDrained();
     };
     const buffer = new Float32Array(this.analyser.fftSize);
@@ -63,8 +65,12 @@ export class PcmPlayer {
     return this.consumed >= this.pushed;
   }
 
+  // Drops what is queued (barge-in); resolves to the seconds of audio that were not played.
   clear() {
-    this.node.port.postMessage("clear");
+    return new Promise((resolve) => {
+      this.onCleared = resolve;
+      this.node.port.postMessage("clear");
+    });
   }
 
   close() {

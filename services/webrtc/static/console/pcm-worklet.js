@@ -1,5 +1,6 @@
 // AudioWorklet processors: "pcm-capture" turns the microphone into 16 kHz Float32 chunks of 100 ms (the
-// reference's recommended chunk), "pcm-player" plays queued 24 kHz PCM and drops its queue on "clear".
+// reference's recommended chunk), "pcm-player" plays queued 24 kHz PCM and drops its queue on "clear"
+// (answering with how many samples it dropped).
 
 const CAPTURE_RATE = 16000;
 const CHUNK = 1600;
@@ -41,10 +42,11 @@ class PcmPlayer extends AudioWorkletProcessor {
     this.consumed = 0; // samples played or dropped, reported whenever the queue empties
     this.port.onmessage = ({ data }) => {
       if (data === "clear") {
-        this.consumed += this.queue.reduce((n, q) => n + q.length, 0) - this.offset;
+        const dropped = this.queue.reduce((n, q) => n + q.length, 0) - this.offset;
+        this.consumed += dropped;
         this.queue = [];
         this.offset = 0;
-        this.port.postMessage(this.consumed);
+        this.port.postMessage({ consumed: this.consumed, dropped });
       } else {
         this.queue.push(data);
       }
@@ -64,7 +66,7 @@ class PcmPlayer extends AudioWorkletProcessor {
       if (this.offset === head.length) {
         this.queue.shift();
         this.offset = 0;
-        if (!this.queue.length) this.port.postMessage(this.consumed);
+        if (!this.queue.length) this.port.postMessage({ consumed: this.consumed });
       }
     }
     out.fill(0, n);

@@ -19,7 +19,7 @@ export async function startWs(config, { onEvent, onLevel, onMic }) {
   ws.onmessage = async ({ data }) => {
     if (data instanceof ArrayBuffer) { player.push(data); onEvent({ type: "audio", bytes: data.byteLength }); return; }
     const msg = JSON.parse(data);
-    if (msg.type === "interrupted") player.clear();
+    if (msg.type === "interrupted") player.clear().then((seconds) => onEvent({ type: "playback_dropped", seconds }));
     if (msg.type === "ready") {
       stopMic = await startMic((chunk) => {
         onMic(chunk);

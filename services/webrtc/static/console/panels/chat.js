@@ -6,8 +6,10 @@ import { startWebrtc } from "./chat-webrtc.js";
 import { startWs } from "./chat-ws.js";
 
 const CHART_MAX_MS = 3000;
+const AUDIBLE_LEVEL = 0.01; // the agent's WebRTC track is silent between replies
 let call = null;
 let agentLine = null;
+let interruptNote = null;
 let turn = null; // the current turn's latencies: server steps, and the first audio measured here
 
 function log(cls, text) {
@@ -43,6 +45,8 @@ function measure(step, ms) {
   chartTurn();
 }
 
+const firstAudioHere = () => turn && measure("first audio (here)", Math.round(performance.now() - turn.started));
+
 const HANDLERS = {
   ready: () => { setState("listening"); $("chat-text").disabled = false; $("chat-send").disabled = false; },
   transcript: (msg) => {
@@ -57,9 +61,14 @@ const HANDLERS = {
     agentLine.textContent += msg.text;
     if (turn) measure("first text (here)", Math.round(performance.now() - turn.started));
   },
-  audio: () => { setState("speaking"); if (turn) measure("first audio (here)", Math.round(performance.now() - turn.started)); },
+  audio: () => { setState("speaking"); firstAudioHere(); },
   agent_end: () => { agentLine = null; setState("listening"); },
-  interrupted: () => { log("note", "(interrupted: barge-in)"); agentLine = null; },
+  interrupted: () => { interruptNote = log("note interrupted", "(interrupted: barge-in)"); agentLine = null; },
+  playback_dropped: (msg) => {
+    if (!interruptNote) return;
+    interruptNote.dataset.dropped = msg.seconds.toFixed(2);
+    interruptNote.textContent += `: ${msg.seconds.toFixed(1)} s of the reply's queued audio dropped`;
+  },
   latency: (msg) => measure(msg.step, parseInt(msg.value, 10)),
   error: (msg) => log("note error", `error (${msg.source || "server"}): ${socketError(msg)}`),
   disconnect: (msg) => { log("note", `the agent ended the session (${msg.reason})`); hangUp(); },
@@ -77,7 +86,11 @@ async function start() {
   const transport = $("chat-transport").value;
   const handlers = {
     onEvent: (msg) => HANDLERS[msg.type]?.(msg),
-    onLevel: (_, peak) => { $("chat-state").dataset.peak = peak.toFixed(3); },
+    onLevel: (level, peak) => {
+      $("chat-state").dataset.level = level.toFixed(3);
+      $("chat-state").dataset.peak = peak.toFixed(3);
+      if (transport === "webrtc" && level > AUDIBLE_LEVEL) firstAudioHere();
+    },
     onMic: (chunk) => { $("chat-state").dataset.mic = rms(chunk).toFixed(3); },
   };
   setState("connecting");

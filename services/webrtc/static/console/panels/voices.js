@@ -65,6 +65,5 @@ export function initVoices() {
   on("vo-verify", verify);
   on("vo-spoof", antiSpoof);
   on("vo-profile", profile);
-  guarded($("vo-error"), loadPrints);
-  window.addEventListener("voicefleet:key-set", () => guarded($("vo-error"), loadPrints));
+  window.addEventListener("voicefleet:connected", () => guarded($("vo-error"), loadPrints));
 }
