@@ -11,6 +11,7 @@ import numpy as np
 from fastapi import UploadFile
 from prometheus_client import Histogram
 
+from services.asr.cpu_headroom import CpuHeadroom
 from services.asr.dialogues import Dialogue, build_dialogues
 from services.asr.diarization.base import Diarizer, SpeakerCount, SpeakerTurn
 from services.asr.diarization.loader import load_diarizer
@@ -36,6 +37,8 @@ MAX_FILENAME = 255
 TURN_MODEL_OFF = "off"
 FILE_LANE = "files"
 FILE_WORK = JobKind("file", FILE_LANE)  # decoding, transcription, diarization, dialogues of an upload
+# The solo copy is used when at most this much of its threads' CPUs is taken by other processes.
+SOLO_CPU_SLACK = 0.5
 
 
 @dataclass
@@ -50,6 +53,7 @@ class AsrService:
         self.settings = settings
         self.device, _ = pick_device(settings)
         self.solo_threads = solo_threads(settings)
+        self.cpu_headroom = CpuHeadroom()
         # Whisper runs `asr_workers` decodes at once (its CTranslate2 replicas); files and streams have
         # threads of their own, so a long file never holds a stream's final, whose calls interleave with
         # the file's window by window inside the model.
@@ -72,6 +76,8 @@ class AsrService:
         return self.whisper.get().transcribe_utterance(audio, language, context)
 
     def start_loading(self) -> None:
+        if self.solo_threads:
+            self.cpu_headroom.start()
         threading.Thread(target=self._load_models, name="asr-model-loader", daemon=True).start()
 
     def _load_models(self) -> None:
@@ -102,6 +108,7 @@ class AsrService:
             **self.whisper.status(),
             "device": self.device,
             "solo_threads": self.solo_threads,
+            "free_cpus": round(self.cpu_headroom.free, 2),
             "diarization": self.diarizer.status(),
             "turn_model": self.turn_model.status(),
         }
@@ -141,13 +148,18 @@ class AsrService:
     async def _transcribe(self, place: Place, plan: FilePlan) -> Transcription:
         """The plan's pieces, each a job of the request (a long file's pieces run on every free file
         thread, in the request's turn), put together on the loop (a linear pass). A lone piece while
-        nothing else runs on the model is decoded on the solo model, with every CPU thread."""
+        nothing else runs on the model, on CPUs no other process keeps busy, is decoded on the solo model
+        with every CPU thread."""
         jobs, solo = self._submit_pieces(place, plan)
         return self.whisper.get().collect(plan, await results(*jobs), solo=solo)
 
     def _submit_pieces(self, place: Place, plan: FilePlan) -> tuple[list[Job], bool]:
         """A job per piece of the plan, in the request's turn, and whether they go to the solo model."""
-        solo = len(plan.pieces) == 1 and self.pool.idle(FILE_LANE, STREAM_LANE)
+        solo = (
+            len(plan.pieces) == 1
+            and self.pool.idle(FILE_LANE, STREAM_LANE)
+            and self.cpu_headroom.free >= self.solo_threads - SOLO_CPU_SLACK
+        )
         jobs = [
             self.whisper.submit(FILE_WORK, Transcriber.decode_piece, plan, index, solo, order=place.order)
             for index in range(len(plan.pieces))
