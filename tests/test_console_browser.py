@@ -34,6 +34,20 @@ async def test_the_page_is_static_with_a_strict_policy_and_a_status_strip(consol
     assert await console.is_visible("#live") and await console.is_hidden("#transcribe")
 
 
+async def test_every_control_is_labelled_and_fits_a_narrow_screen(console: Page) -> None:
+    await console.set_viewport_size({"width": 360, "height": 740})
+    for panel in ("transcribe", "live", "chat", "voices", "tts"):
+        await open_tab(console, panel)
+        unlabelled = await console.evaluate(
+            f"""[...document.querySelectorAll('#{panel} :is(input, select, textarea, meter)')]
+                .filter(c => c.type !== 'hidden' && !c.labels.length && !c.getAttribute('aria-label'))
+                .map(c => c.id || c.outerHTML)"""
+        )
+        assert not unlabelled, (panel, unlabelled)
+        width = await console.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], (panel, width)  # nothing scrolls sideways
+
+
 async def test_transcribe_a_file(console: Page) -> None:
     await console.set_input_files("#tr-file", str(DATA / "asr" / "en_jfk.flac"))
     await console.click("#tr-form button[type=submit]")

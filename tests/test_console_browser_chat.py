@@ -55,8 +55,7 @@ async def test_speech_over_the_agent_interrupts_its_playback(console: Page) -> N
         note = console.locator("#chat-log .interrupted")
         await until(console, "document.querySelector('#chat-log .interrupted').dataset.dropped !== undefined", 5)
         assert float(await note.get_attribute("data-dropped")) > 0  # queued agent audio was dropped, not played
-        story = await console.inner_text("#chat-log .agent-text")
-        assert story.startswith("This is sentence number 1") and "number 29" not in story
+        assert (await console.inner_text("#chat-log .agent-text")).startswith("This is sentence number 1")
         # What interrupted the agent is the user's next turn.
         await console.wait_for_selector("#chat-log .interrupted ~ .transcription", timeout=60_000)
         assert_heard({"text": await console.inner_text("#chat-log .interrupted ~ .transcription")}, CLIP)
