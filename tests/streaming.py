@@ -24,8 +24,24 @@ class Received:
     def finals(self) -> list[str]:
         return [e["text"] for e in self.events if e.get("type") == "transcript" and e["is_final"]]
 
+    def turns(self) -> list[str]:
+        """The user's turns: the finals, each one that `replaces_previous` in place of the one before it."""
+        return user_turns(self.events)
+
     def partials(self) -> list[str]:
         return [e["text"] for e in self.events if e.get("type") == "transcript" and not e["is_final"]]
+
+
+def user_turns(events: list[dict]) -> list[str]:
+    """The texts of the final transcripts among `events`, a final that `replaces_previous` taking the place
+    of the final before it (a turn the turn model ended early that the user went on with)."""
+    turns: list[str] = []
+    for event in events:
+        if event.get("type") == "transcript" and event["is_final"]:
+            if event.get("replaces_previous") and turns:
+                turns.pop()
+            turns.append(event["text"])
+    return turns
 
 
 def audio_message(samples: np.ndarray) -> str:

@@ -18,7 +18,7 @@ from services.asr.streaming.turn_model import SAMPLES, TurnModel, model_input
 from services.asr.streaming.turns import TurnCheck, TurnDetector, TurnSettings
 from services.asr.streaming.vad import WINDOW, StreamingVad
 from tests.in_process import ServiceApp
-from tests.streaming import audio_message
+from tests.streaming import audio_message, user_turns
 from tests.text import normalize
 from tests.word_recall import load
 
@@ -83,9 +83,9 @@ def test_the_model_says_complete_after_a_finished_sentence_and_not_inside_one() 
     assert model.complete_probability(cut.audio) < 0.5
 
 
-def finals(client: TestClient, audio: np.ndarray, query: str) -> list[str]:
+def stream_events(client: TestClient, audio: np.ndarray, query: str) -> list[dict]:
     """Stream `audio` in 100 ms chunks (as fast as they go: turn ends are decided on the stream's clock),
-    then `end`; the finals, normalised."""
+    then `end`; every event."""
     with client.websocket_connect(f"/ws/transcribe/vad?{query}") as ws:
         for start in range(0, audio.size, RATE // 10):
             ws.send_text(audio_message(audio[start : start + RATE // 10]))
@@ -93,35 +93,59 @@ def finals(client: TestClient, audio: np.ndarray, query: str) -> list[str]:
         events = []
         while (message := ws.receive())["type"] != "websocket.close":
             events.append(json.loads(message["text"]))
-    return [normalize(e["text"]) for e in events if e["type"] == "transcript" and e["is_final"]]
+    return events
 
 
-def two_sentences() -> np.ndarray:
-    """Two finished sentences 600 ms apart: one turn by silence alone (silence_ms 1500), two with the model."""
-    gap = np.zeros(int(0.6 * RATE), np.float32)
+def finals(client: TestClient, audio: np.ndarray, query: str) -> list[str]:
+    """The user's turns (a final that replaces the one before it taking its place), normalised."""
+    return [normalize(text) for text in user_turns(stream_events(client, audio, query))]
+
+
+def wire_finals(events: list[dict]) -> list[tuple[str, bool]]:
+    """Every final as sent: (normalised text, whether it replaces the one before it)."""
+    return [
+        (normalize(e["text"]), bool(e.get("replaces_previous")))
+        for e in events
+        if e["type"] == "transcript" and e["is_final"]
+    ]
+
+
+def two_sentences(gap_s: float = 0.6) -> np.ndarray:
+    """Two finished sentences `gap_s` apart, then as much silence."""
+    gap = np.zeros(int(gap_s * RATE), np.float32)
     return np.concatenate([load("asr/sb_spk2_snt3.wav"), gap, load("asr/sb_spk2_snt2.wav"), gap])
 
 
 @pytest.mark.slow  # Whisper decodes every turn on CPU
-def test_a_finished_sentence_ends_at_the_short_pause_when_the_stream_asks(
+def test_the_model_ends_a_finished_sentence_early_and_a_turn_the_user_goes_on_with_is_replaced_whole(
     service_app: ServiceApp, tmp_path: Path
 ) -> None:
+    """At silence_ms 1500 the 0.6 s pause is inside one turn by silence alone. The model ends the first
+    sentence at the short pause (an early final); the user goes on before silence_ms, so the turn goes on and
+    its final replaces the early one: the same turns, every word in them, as the silence-only rule. At
+    silence_ms 500 the pause ends the turn either way: two finals, neither replacing."""
     with service_app("asr", tmp_path) as client:
         assert client.get("/readyz").json()["turn_model"]["model"] == MODEL
         assert "load_seconds" in client.get("/readyz").json()["turn_model"]
-        with_model = finals(client, two_sentences(), "silence_ms=1500&turn_model=true")
+        with_model = stream_events(client, two_sentences(), "silence_ms=1500&turn_model=true")
         without = finals(client, two_sentences(), "silence_ms=1500&turn_model=false")
         by_default = finals(client, two_sentences(), "silence_ms=1500")  # STREAM_TURN_MODEL_DEFAULT: off
+        split = stream_events(client, two_sentences(), "silence_ms=500&turn_model=true")
+        split_without = finals(client, two_sentences(), "silence_ms=500&turn_model=false")
         jfk = finals(
             client,
             np.concatenate([load("asr/en_jfk.flac"), np.zeros(RATE, np.float32)]),
             "silence_ms=1500&turn_model=true",
         )
-    assert len(with_model) == 2 and "sheet" in with_model[0] and "living" in with_model[1], with_model
-    assert len(without) == 1 and "sheet" in without[0] and "living" in without[0], without
+    (early, first_replaced), (whole, replaces) = wire_finals(with_model)
+    assert "sheet" in early and "living" not in early and not first_replaced, with_model
+    assert replaces and "sheet" in whole and "living" in whole, with_model
+    assert len(without) == 1 and [normalize(t) for t in user_turns(with_model)] == without, (with_model, without)
     assert by_default == without, by_default
-    # JFK's second sentence has pauses of 0.26, 1.09 and 0.61 s: the model keeps it one turn, every word in it.
-    assert len(jfk) == 2 and jfk[1] == JFK_REST, jfk
+    assert [replaced for _, replaced in wire_finals(split)] == [False, False], split
+    assert [text for text, _ in wire_finals(split)] == split_without, (split, split_without)
+    # JFK's second sentence has pauses of 0.26, 1.09 and 0.61 s: the turns end as by silence, every word kept.
+    assert len(jfk) == 1 and jfk[0].endswith(JFK_REST), jfk
 
 
 @pytest.mark.slow

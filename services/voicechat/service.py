@@ -67,7 +67,10 @@ class VoicechatService:
         api_key = s.llm_api_key.get_secret_value() if llm_endpoint.target is None else None
         llm = Llm(llm_endpoint, config.llm_model or s.llm_model, api_key, s.llm_timeout_s, s.llm_max_tokens)
         asr_headers = on_behalf if endpoints.asr_ws_url.target is None else {}
-        flags = tuple(flag for flag, on in (("ssap", config.ssap), ("turn_model", s.agent_turn_model)) if on)
+        # speech_events: barge-in waits for the ASR's VAD to hear speech (session.py); an ASR that never sends
+        # them is not waited for.
+        asked = (("ssap", config.ssap), ("turn_model", s.agent_turn_model), ("speech_events", True))
+        flags = tuple(flag for flag, on in asked if on)
         asr = AsrClient(endpoints.asr_ws_url, s.agent_silence_ms, config.language, flags, asr_headers)
         tts_headers = on_behalf if endpoints.tts_ws_url.target is None else {}
         return Session(ws, s, config, llm, TtsClient(endpoints.tts_ws_url, tts_headers), asr)

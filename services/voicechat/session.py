@@ -12,7 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from services.common.languages import LANGUAGE_NAMES
 from services.common.protocols.base import ErrorEvent, ProtocolError, WireEvent
-from services.common.protocols.transcribe import SsapEvent, TranscriptEvent
+from services.common.protocols.transcribe import SpeechStartedEvent, SsapEvent, TranscriptEvent
 from services.common.protocols.voice_chat import (
     Audio,
     Config,
@@ -80,6 +80,11 @@ class Session:
         self.follow_ups = 0
         self.asr_error_sent = False
         self.voice_profile: dict[str, dict[str, float]] | None = None  # the latest ssap event's properties
+        self._last_spoken_exchange: list[dict[str, str]] = []  # the history entries of the latest spoken turn
+        # Barge-in needs the ASR's VAD to have heard speech since the reply's turn began, once the ASR has
+        # shown it reports speech starts: loud audio alone may be the user's breath after their own words.
+        self._asr_reports_speech = False
+        self._speech_since_reply = False
 
     # -- running --------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -137,7 +142,8 @@ class Session:
                 await self._on_audio(message)
 
     async def _on_audio(self, audio: Audio) -> None:
-        if self.speaking and self.bargein.feed(audio.pcm):
+        heard = self._speech_since_reply or not self._asr_reports_speech
+        if self.speaking and self.bargein.feed(audio.pcm) and heard:
             self._user_active()
             await self._cancel_turn(interrupted=True)
         try:
@@ -159,13 +165,15 @@ class Session:
                     await self.send(message)
             elif isinstance(message, TranscriptEvent):
                 await self._on_transcript(message)
+            elif isinstance(message, SpeechStartedEvent):
+                self._asr_reports_speech = self._speech_since_reply = True
 
     async def _on_transcript(self, transcript: TranscriptEvent) -> None:
         await self.send(transcript)
         if transcript.text:
             self._user_active()
         if transcript.is_final and transcript.text.strip():
-            await self._start_turn(transcript.text.strip())
+            await self._start_turn(transcript.text.strip(), spoken=True, replaces=bool(transcript.replaces_previous))
 
     async def _idle_watch(self) -> None:
         """Follow up after silence; end the session after the inactivity limit. Silence starts when
@@ -196,9 +204,17 @@ class Session:
         self.follow_ups = 0
 
     # -- agent turns ----------------------------------------------------------------------------
-    async def _start_turn(self, user_text: str, follow_up: bool = False) -> None:
+    async def _start_turn(
+        self, user_text: str, follow_up: bool = False, spoken: bool = False, replaces: bool = False
+    ) -> None:
+        """Answer `user_text`, stopping the reply in progress. `replaces`: the ASR's final replaces the one
+        before it (the user went on after a turn the turn model had ended): the reply to that fragment and
+        the fragment itself leave the history, and the whole turn is answered instead."""
         await self._cancel_turn(interrupted=self.speaking)
-        self.turn_task = asyncio.create_task(self._turn(user_text, follow_up))
+        self._speech_since_reply = False
+        if replaces:
+            self.history[:] = [m for m in self.history if not any(m is e for e in self._last_spoken_exchange)]
+        self.turn_task = asyncio.create_task(self._turn(user_text, follow_up, spoken))
 
     async def _cancel_turn(self, interrupted: bool = False) -> None:
         task, self.turn_task = self.turn_task, None
@@ -223,7 +239,7 @@ class Session:
         recent = self.history[-self.settings.history_max_messages :]
         return [{"role": "system", "content": system}, *recent, {"role": "user", "content": user_text}]
 
-    async def _turn(self, user_text: str, follow_up: bool) -> None:
+    async def _turn(self, user_text: str, follow_up: bool, spoken: bool = False) -> None:
         started = time.perf_counter()
         self.agent_done_at = None
         self.bargein.reset()
@@ -234,10 +250,12 @@ class Session:
         finally:
             # What the user heard stays in the history, also when interrupted.
             said = " ".join(turn.result.spoken) if turn.result.spoken else turn.result.text
-            if not follow_up:
-                self.history.append({"role": "user", "content": user_text})
+            exchange = [] if follow_up else [{"role": "user", "content": user_text}]
             if said:
-                self.history.append({"role": "assistant", "content": said})
+                exchange.append({"role": "assistant", "content": said})
+            self.history += exchange
+            if spoken:
+                self._last_spoken_exchange = exchange
             del self.history[: -self.settings.history_max_messages]
             self.speaking = False
             self.agent_done_at = time.monotonic()

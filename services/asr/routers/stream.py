@@ -21,6 +21,7 @@ class StreamQuery(BaseModel):
     partial_interval: float = Field(ge=0.2, le=30)
     ssap: bool = False
     turn_model: bool | None = None  # whether the turn model may end this stream's turns; None: the setting
+    speech_events: bool = False  # added: a `speech_started` event when a turn starts
     language: str | None = Field(None, max_length=8)
 
 
@@ -67,6 +68,7 @@ async def transcribe_stream(ws: WebSocket, asr: AsrDep, identity: IdentityDep) -
         on_behalf=forward_headers(identity, s),
         turn_model=asr.turn_complete_probability,
         turn_threshold=s.stream_turn_model_threshold,
+        speech_events=query.speech_events,
     )
     with place:
         await StreamSession(ws, asr.stream_scheduler, asr.voice_profiles, options).run()

@@ -22,6 +22,7 @@ from services.asr.streaming.turns import (
     TurnDetector,
     TurnEnded,
     TurnSettings,
+    TurnStarted,
 )
 from services.asr.streaming.vad import StreamingVad
 from services.asr.transcriber import UtteranceText
@@ -31,6 +32,7 @@ from services.common.protocols.transcribe import (
     AudioChunk,
     ConfigMessage,
     EndMessage,
+    SpeechStartedEvent,
     TranscriptEvent,
     parse_client_message,
 )
@@ -63,6 +65,7 @@ class StreamOptions:
     # probability at which a turn ends at the pause instead of at silence_ms.
     turn_model: Callable[[np.ndarray], Awaitable[float]] | None = None
     turn_threshold: float = 0.5
+    speech_events: bool = False  # send `speech_started` when a turn starts (query `speech_events`)
 
 
 @dataclass
@@ -131,8 +134,8 @@ class StreamSession:
                 await self.send(ErrorEvent(message=str(exc)))
                 continue
             if isinstance(parsed, EndMessage):
-                if self.detector.in_turn:
-                    self._on_turn_ended(self.detector.end_turn())
+                if (ended := self.detector.finish()) is not None:
+                    self._on_turn_ended(ended)
                 if self._finals is not None:
                     await self._finals
                 await self.ssap.drain(self.options.ssap_drain_s)
@@ -172,7 +175,10 @@ class StreamSession:
             await asyncio.wait([self._answer])  # the answer about this pause comes first, at any sending speed
         check: TurnCheck | None = None
         for event in self.detector.feed(windows, probs):
-            if isinstance(event, PartialDue):
+            if isinstance(event, TurnStarted):
+                if self.options.speech_events:
+                    await self.send(SpeechStartedEvent())
+            elif isinstance(event, PartialDue):
                 self._on_partial_due(event)
             elif isinstance(event, PauseStarted):
                 self._on_pause(event)
@@ -180,6 +186,7 @@ class StreamSession:
                 check = event
             else:
                 self._on_turn_ended(event)
+        self.vad.reset_if_due(self.detector.listening)
         if check is not None:
             self._answer = asyncio.create_task(self._ask_turn_model(check), name="stream-turn-model")
             self._tasks.add(self._answer)
@@ -254,7 +261,9 @@ class StreamSession:
                 event.audio, self.language, Priority.FINAL, self._context(event.turn, event.audio)
             )
         previous = self._finals
-        self._finals = asyncio.create_task(self._deliver_final(event.turn, job, previous), name="stream-final")
+        self._finals = asyncio.create_task(
+            self._deliver_final(event.turn, job, previous, event.continues), name="stream-final"
+        )
         self._pending_finals.append(self._finals)
         self._finals.add_done_callback(self._pending_finals.remove)
 
@@ -277,7 +286,7 @@ class StreamSession:
 
     def _remember(self, turn: int, text: str, final: bool) -> None:
         """Keep the turn's latest text (a final is never replaced by a preview) for the next turn's prompt."""
-        if text and not self._turn_texts.get(turn, ("", False))[1]:
+        if text and (final or not self._turn_texts.get(turn, ("", False))[1]):
             self._turn_texts[turn] = (text, final)
         for old in [t for t in self._turn_texts if t < turn - 1]:
             del self._turn_texts[old]
@@ -306,7 +315,12 @@ class StreamSession:
         unsure = result.language_probability is not None and result.language_probability < PARTIAL_LANGUAGE_PROBABILITY
         return not (self.language is None and self._recent_language is None and unsure)
 
-    async def _deliver_final(self, turn: int, job: DecodeJob, previous: asyncio.Task[None] | None) -> None:
+    async def _deliver_final(
+        self, turn: int, job: DecodeJob, previous: asyncio.Task[None] | None, continues: bool = False
+    ) -> None:
+        """The turn's final, after the finals before it. A turn that went on after the turn model ended it
+        (`continues`) has its early final on the wire just before: this one replaces it
+        (`replaces_previous`), or, when its text is the same, is not sent."""
         if previous is not None:
             await previous
         try:
@@ -320,10 +334,15 @@ class StreamSession:
             await self.send(ErrorEvent(message=f"transcription failed: {type(exc).__name__}"))
             return
         self._note_language(result)
+        early_text, early_final = self._turn_texts.get(turn, ("", False)) if continues else ("", False)
         self._remember(turn, result.text, final=True)
         self._last_partial = ""
-        if result.text:
-            await self.send(TranscriptEvent(text=result.text, is_final=True, language=result.language))
+        if not result.text or (early_final and result.text == early_text):
+            return
+        replaces = True if early_final else None  # None: left out of the event
+        await self.send(
+            TranscriptEvent(text=result.text, is_final=True, language=result.language, replaces_previous=replaces)
+        )
 
     def _note_language(self, result: UtteranceText) -> None:
         probability = result.language_probability

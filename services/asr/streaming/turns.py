@@ -1,6 +1,13 @@
 """End-of-turn detection from per-window VAD probabilities and an RMS gate; a turn-completion model may
 end a turn sooner (`TurnCheck`: the session asks it, `end_if_still_paused` ends the turn on its answer).
 
+A turn the model ended is *held* until silence_ms shows the user stopped (the silence-only rule's end): if
+speech comes back before then, the turn goes on as if it had never ended (same number, same audio from its
+start, the pause included), and its end is a `TurnEnded` with `continues`: its final replaces the early
+one, so the words are those the silence-only rule gives, the early final only came sooner. Audio that
+Silero calls speech but that does not start a turn (a quiet syllable) keeps the held turn going too, and
+extends it: then the held turn ends at silence_ms with `continues`, as the silence-only rule would end it.
+
 Silero decides what is speech. The RMS gate only keeps a turn from *starting* on a window too faint to
 be the speaker (a breath, a distant click): a window must be louder than `volume_threshold`, or, in a
 stream quieter than that, `noise_margin` times the stream's own noise floor (the median level of its
@@ -65,6 +72,13 @@ class PartialDue:
 
 
 @dataclass(frozen=True)
+class TurnStarted:
+    """Speech started a turn, or carried on a held one."""
+
+    turn: int
+
+
+@dataclass(frozen=True)
 class PauseStarted:
     """Speech just stopped: the turn may be about to end (a chance to decode early)."""
 
@@ -86,6 +100,27 @@ class TurnEnded:
     turn: int
     audio: np.ndarray  # the utterance up to where the silence began
     voiced_s: float = 0.0  # how much of it the VAD found voiced
+    continues: bool = False  # the turn carried on after the model ended it: this end replaces that one
+    by_model: bool = False  # ended by the turn model's answer (held until silence_ms)
+
+
+TurnEvent = TurnStarted | PartialDue | PauseStarted | TurnCheck | TurnEnded
+
+
+@dataclass
+class HeldTurn:
+    """A turn the model ended early, kept until silence_ms of silence after its speech."""
+
+    turn: int
+    windows: list[np.ndarray]
+    speech_end: int  # as TurnDetector._speech_end
+    ended_speech_end: int  # _speech_end when the model ended it: a later one means it was extended
+    silence_run: int
+    voiced_windows: int
+    next_partial: int
+    turn_started: int
+    gap_before: float | None
+    last_turn_ended: int | None
 
 
 @dataclass
@@ -105,12 +140,14 @@ class TurnDetector:
     gap_before_turn_s: float | None = None  # silence between the previous turn and the current (or last) one
     _turn_started: int = 0  # windows_seen where the current turn's audio begins
     _recent: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=MODEL_CONTEXT_WINDOWS))
+    _held: HeldTurn | None = None
+    resumed: bool = False  # the current turn is a held turn that speech continued
 
     def _windows_for(self, ms: float) -> int:
         return max(1, round(ms / 1000 / WINDOW_S))
 
-    def feed(self, windows: np.ndarray, probs: np.ndarray) -> list[PartialDue | PauseStarted | TurnCheck | TurnEnded]:
-        events: list[PartialDue | PauseStarted | TurnCheck | TurnEnded] = []
+    def feed(self, windows: np.ndarray, probs: np.ndarray) -> list[TurnEvent]:
+        events: list[TurnEvent] = []
         s = self.settings
         for window, prob in zip(windows, probs, strict=True):
             self.windows_seen += 1
@@ -118,7 +155,10 @@ class TurnDetector:
             rms = float(np.sqrt(np.mean(window * window)))
             self.noise.observe(rms, float(prob))
             if not self.in_turn:
-                self._before_turn(window, prob >= s.vad_threshold and rms >= self.start_volume)
+                if self._held is not None and (ended := self._hold(window, prob)):
+                    events.append(ended)
+                if self._before_turn(window, prob >= s.vad_threshold and rms >= self.start_volume):
+                    events.append(TurnStarted(self.turn))
                 continue
             voiced = prob >= s.vad_threshold - s.vad_hysteresis
             self._windows.append(window)
@@ -151,14 +191,19 @@ class TurnDetector:
     def _partial_long_enough(self) -> bool:
         return len(self._windows) * WINDOW_S >= self.settings.min_partial_s
 
-    def _before_turn(self, window: np.ndarray, voiced: bool) -> None:
+    def _before_turn(self, window: np.ndarray, voiced: bool) -> bool:
+        """Pre-roll, until enough speech starts a turn (or carries on a held one): then True."""
         s = self.settings
         self._windows.append(window)
         keep = self._windows_for(s.preroll_ms) + self._windows_for(s.min_speech_ms)
         del self._windows[:-keep]
         self._speech_run = self._speech_run + 1 if voiced else 0
         if self._speech_run >= self._windows_for(s.min_speech_ms):
+            if self._held is not None:
+                self._resume()
+                return True
             self.in_turn = True
+            self.resumed = False
             self._turn_started = self.windows_seen - len(self._windows)
             if self.last_turn_ended is not None:
                 self.gap_before_turn_s = max(0, self._turn_started - self.last_turn_ended) * WINDOW_S
@@ -167,6 +212,8 @@ class TurnDetector:
             self._next_partial = self._windows_for(min(s.partial_interval, s.min_partial_s) * 1000)
             self._silence_run = 0
             self._speech_end = len(self._windows)
+            return True
+        return False
 
     def audio(self) -> np.ndarray:
         """The current turn up to its last voiced window and a short tail after it."""
@@ -187,14 +234,80 @@ class TurnDetector:
         speech = bool(np.any(probs >= s.vad_threshold - s.vad_hysteresis))
         return self.in_turn and (speech or self._silence_run + probs.size >= self._windows_for(s.silence_ms))
 
+    @property
+    def listening(self) -> bool:
+        """A turn is running, or held: the user may still be speaking."""
+        return self.in_turn or self._held is not None
+
     def end_if_still_paused(self, check: TurnCheck) -> TurnEnded | None:
-        """End the turn on the model's word, unless it has ended or speech came back since `check`."""
+        """End the turn on the model's word, unless it has ended or speech came back since `check`; the turn
+        is held until silence_ms (see the module's docstring)."""
         if not self.in_turn or self.turn != check.turn or self._speech_end != check.speech_end:
             return None
-        return self.end_turn()
+        held = HeldTurn(
+            self.turn,
+            self._windows,
+            self._speech_end,
+            self._speech_end,
+            self._silence_run,
+            self._voiced_windows,
+            self._next_partial,
+            self._turn_started,
+            self.gap_before_turn_s,
+            self.last_turn_ended,
+        )
+        ended = self.end_turn(by_model=True)
+        self._held = held
+        return ended
 
-    def end_turn(self) -> TurnEnded:
-        event = TurnEnded(self.turn, self.audio(), self.voiced_s)
+    def _hold(self, window: np.ndarray, prob: float) -> TurnEnded | None:
+        """A window after the model ended the turn `_held`, counted as the silence-only rule counts it; at
+        silence_ms the hold ends: silently, or, if speech extended the turn, with the extended turn's end."""
+        held, s = self._held, self.settings
+        held.windows.append(window)
+        if prob >= s.vad_threshold - s.vad_hysteresis:
+            held.silence_run = 0
+            held.voiced_windows += 1
+            held.speech_end = len(held.windows)
+        else:
+            held.silence_run += 1
+        too_long = len(held.windows) * WINDOW_S >= s.max_turn_s
+        if held.silence_run < self._windows_for(s.silence_ms) and not too_long:
+            return None
+        return self._release()
+
+    def _release(self) -> TurnEnded | None:
+        """The hold is over: the held turn's extended end, or None when nothing was added to it."""
+        held, self._held = self._held, None
+        if held is None or held.speech_end == held.ended_speech_end:
+            return None
+        end = held.speech_end + self._windows_for(self.settings.tail_ms)
+        audio = np.concatenate(held.windows[:end])
+        self.last_turn_ended = held.turn_started + held.speech_end
+        return TurnEnded(held.turn, audio, held.voiced_windows * WINDOW_S, continues=True)
+
+    def finish(self) -> TurnEnded | None:
+        """The stream ends: the running turn's end, or a held turn's if speech extended it."""
+        return self.end_turn() if self.in_turn else self._release()
+
+    def _resume(self) -> None:
+        """Speech is back before the held turn's silence_ms: it goes on (the windows since are in it)."""
+        held, self._held = self._held, None
+        self.in_turn = True
+        self.resumed = True
+        self.turn = held.turn
+        self._windows = held.windows
+        self._speech_end = len(self._windows)
+        self._silence_run = 0
+        self._voiced_windows = held.voiced_windows
+        self._next_partial = held.next_partial
+        self._turn_started = held.turn_started
+        self.gap_before_turn_s = held.gap_before
+        self.last_turn_ended = held.last_turn_ended
+
+    def end_turn(self, by_model: bool = False) -> TurnEnded:
+        event = TurnEnded(self.turn, self.audio(), self.voiced_s, continues=self.resumed, by_model=by_model)
+        self._held = None
         self.last_turn_ended = self._turn_started + self._speech_end
         self.turn += 1
         self.in_turn = False

@@ -77,12 +77,15 @@ def parse_client_message(text: str) -> ClientMessage:
 
 
 class TranscriptEvent(WireEvent):
-    """A partial (`is_final` false) or the end of a turn; `language` (added) is the turn's language."""
+    """A partial (`is_final` false) or the end of a turn; `language` (added) is the turn's language.
+    `replaces_previous` (added, only with the turn model): this final replaces the final just before it,
+    a turn the model ended early that the user went on with; its text is the whole turn."""
 
     type: Literal["transcript"] = "transcript"
     text: str
     is_final: bool
     language: str | None = None
+    replaces_previous: bool | None = None
 
 
 class SsapEvent(WireEvent):
@@ -92,5 +95,13 @@ class SsapEvent(WireEvent):
     properties: dict[str, dict[str, float]]
 
 
-ServerEvent = Annotated[TranscriptEvent | SsapEvent | ErrorEvent, Field(discriminator="type")]
-SERVER_EVENTS: TypeAdapter[TranscriptEvent | SsapEvent | ErrorEvent] = TypeAdapter(ServerEvent)
+class SpeechStartedEvent(WireEvent):
+    """Added, sent only to a stream that asks (query `speech_events=true`): the VAD heard a turn start, or a
+    turn the turn model had ended go on. The voice agent's barge-in waits for it, so that noise after the
+    user's own words (a breath, the room) does not cut its reply."""
+
+    type: Literal["speech_started"] = "speech_started"
+
+
+ServerEvent = Annotated[TranscriptEvent | SsapEvent | SpeechStartedEvent | ErrorEvent, Field(discriminator="type")]
+SERVER_EVENTS: TypeAdapter[TranscriptEvent | SsapEvent | SpeechStartedEvent | ErrorEvent] = TypeAdapter(ServerEvent)
