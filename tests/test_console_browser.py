@@ -177,6 +177,7 @@ async def test_add_list_and_delete_a_cloned_speaker(console: Page, fleet: str) -
     assert speaker["engine"] and cells == ["Console clone", speaker["engine"], "en", speaker["user_id"], "Delete"]
     label = await console.eval_on_selector(f"#tts-speaker option[value='{speaker['id']}']", "o => o.textContent")
     assert label == f"Console clone (en, {speaker['engine']})"  # every speaker picker offers it
+    assert await console.input_value("#clone-language") == "en"  # the form's reset keeps the default language
     await row.get_by_role("button", name="Delete speaker Console clone").click()
     await row.wait_for(state="detached")
     listed = await (await console.request.get(f"{fleet}/api/speakers")).json()

@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Page
 
 from tests.conftest import DATA, REPO, manifest
-from tests.console_page import ConsolePage, open_console, open_tab, submit, until
+from tests.console_page import SHOTS, ConsolePage, open_console, open_tab, submit, until
 from tests.gateway import gateway_process
 from tests.processes import service_process
 from tests.scripted_llm import scripted_llm_server
@@ -98,8 +98,8 @@ async def enter_key(page: Page, key: str) -> None:
 
 async def stored_keys(page: Page) -> dict[str, object]:
     return await page.evaluate(
-        f"({{ session: sessionStorage.getItem('{KEY_STORAGE}'), local: localStorage.length, "
-        "cookies: document.cookie }})"
+        "name => ({session: sessionStorage.getItem(name), local: localStorage.length, cookies: document.cookie})",
+        KEY_STORAGE,
     )
 
 
@@ -124,6 +124,8 @@ async def test_the_console_asks_for_a_key_and_refuses_a_wrong_one(
     assert "the API key is not valid" in reason and reason.endswith("Enter another key."), reason
     assert await page.is_visible("#key-form") and await page.input_value("#api-key") == ""
     assert (await stored_keys(page))["session"] is None  # a refused key is forgotten
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "keys-a-wrong-key-refused.png"))
     assert refused and keyed_console.take_refusals(401, set(refused)) == len(refused)
 
     key = make_key(keyed_fleet[1], "dora")

@@ -116,6 +116,7 @@ export async function loadCatalog() {
 function initLanguages() {
   for (const s of document.querySelectorAll("select.languages")) {
     fillSelect(s, LANGUAGES.map((code) => [code, code]));
+    [...s.options].find((o) => o.value === "en").defaultSelected = true; // what a form's reset goes back to
     s.value = "en";
   }
 }
