@@ -6,11 +6,14 @@ Through the gateway (a fleet is started unless --url is given) for one speaker p
 sentence (first-frame latency, the number a voice agent feels) and a four-sentence paragraph (RTF =
 synthesis wall time / audio duration). Side by side, the raw engine in this process on the same texts:
 its time for the first sentence alone and for the whole paragraph, so the ratios show what streaming,
-resampling and the network cost. Medians over --rounds.
+resampling and the network cost. Then, per engine, long first sentences without a comma (the service
+cuts them after a few words): the service's first frame against the raw engine's time for the whole
+sentence (what the listener waited for before the cut) and for the first piece. Medians over --rounds.
 """
 
 import argparse
 import asyncio
+import functools
 import json
 import statistics
 import sys
@@ -27,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from bench.fleet import running_fleet
 from services.tts.engines.base import Voice
 from services.tts.settings import TtsSettings
-from services.tts.text import sentences
+from services.tts.text import SENTENCE_END, sentences
 
 warnings.filterwarnings("ignore")
 CASES = {  # engine: (language, voice, short sentence, paragraph)
@@ -49,6 +52,17 @@ CASES = {  # engine: (language, voice, short sentence, paragraph)
         "Xin chào, tôi có thể giúp gì cho bạn?",
         "Cảm ơn bạn đã gọi. Đơn hàng đã được gửi sáng nay. Dự kiến sẽ đến vào thứ sáu. Bạn cần giúp gì thêm không?",
     ),
+}
+
+ENGLISH_LONG_FIRST = [
+    "The quick brown fox jumps over the lazy dog near the river bank. It was late.",
+    "Your package was delivered to the front desk this morning. Anything else?",
+    "I found three flights that leave before noon on Saturday. Shall I book one?",
+]
+LONG_FIRST_SENTENCES = {  # engine: (language, voice, texts whose first sentence has no clause mark)
+    "piper": ("en", "en_US-joe-medium", ENGLISH_LONG_FIRST),
+    "espeak": ("en", "en-us", ENGLISH_LONG_FIRST),
+    "kokoro": ("ja", "jf_alpha", ["今日はとても良い天気なので公園まで散歩に行きましょう。いかがですか。"]),
 }
 
 
@@ -97,6 +111,40 @@ def raw_engine(
     return statistics.median(first_times), statistics.median(rtfs)
 
 
+def median_seconds(synthesize, text: str, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        synthesize(text)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def long_first_sentences(url: str, speakers: list[dict], rounds: int) -> None:
+    """The service's first frame for each long first sentence, over the raw engine's time for that
+    sentence said whole and for the first piece the service says first (services/tts/text.py)."""
+    from services.tts.engines.loader import loaders
+
+    print(
+        "\n| engine | lang | first piece | raw whole first sentence | raw first piece | service first frame "
+        "(1 conn) | ratio to raw whole | ratio to raw first piece |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for engine_name, (language, voice, texts) in LONG_FIRST_SENTENCES.items():
+        speaker = next(s for s in speakers if s["engine"] == engine_name and s["voice"] == voice)
+        engine = loaders(TtsSettings())[engine_name]()
+        synthesize = functools.partial(engine.synthesize, voice=Voice(engine_name, voice, language))
+        for text in texts:
+            first, _ = await measure(url, {"target_text": text, "speaker_id": speaker["id"]}, 1, rounds)
+            first_piece = sentences(text)[0]
+            whole = median_seconds(synthesize, SENTENCE_END.split(text)[0].strip(), rounds)
+            piece = median_seconds(synthesize, first_piece, rounds)
+            print(
+                f"| {engine_name} | {language} | {first_piece} | {whole * 1000:.0f} ms | {piece * 1000:.0f} ms "
+                f"| {first * 1000:.0f} ms | {first / whole:.2f} | {first / piece:.2f} |"
+            )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", help="ws URL of /ws/tts (default: start the fleet)")
@@ -122,6 +170,7 @@ async def main() -> None:
                 f"| {engine} | {language} | {raw_first * 1000:.0f} ms | {first_1 * 1000:.0f} ms | "
                 f"{first_1 / raw_first:.2f} | {first_4 * 1000:.0f} ms | {raw_rtf:.2f} | {rtf_1:.2f} | {rtf_4:.2f} |"
             )
+        await long_first_sentences(url, speakers, args.rounds)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,24 @@
 """The tts service in process: an unreachable catalog is a retryable 503 on the OpenAI route and an
-error event on the socket, not a crash; syntheses past the gate are refused as busy."""
+error event on the socket, not a crash; syntheses past the gate are refused as busy; the piece after
+a sentence's first words is said as it goes on from them, and the sentence is heard whole."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soxr
+from faster_whisper import WhisperModel
 
+from services.asr.models import load_asr_model
+from services.asr.settings import AsrSettings
 from services.common.errors import ServiceBusy
 from services.tts.engines.base import Voice
 from services.tts.engines.loader import loaders
-from services.tts.service import TtsService
-from services.tts.settings import TtsSettings
+from services.tts.service import TtsService, said_before
+from services.tts.settings import OUTPUT_RATE, TtsSettings
+from services.tts.text import sentences
 from tests.in_process import ServiceApp
+from tests.text import normalize
 
 DEAD_CATALOG_URL = "http://127.0.0.1:8298"  # nothing listens there during the tests
 
@@ -44,6 +52,60 @@ async def test_a_synthesis_past_the_gate_is_busy_before_any_work_and_a_finished_
             await anext(tts.stream(["Hello."], voice))
         assert b"".join([frame async for frame in first])  # the rest of the first synthesis
         assert b"".join([frame async for frame in tts.stream(["Hello."], voice)])  # its place was freed
+    finally:
+        tts.pool.shutdown()
+        await tts.catalog.close()
+
+
+def test_the_second_piece_is_said_after_the_first_only_where_the_first_was_cut_from_its_sentence() -> None:
+    cut = sentences("The coffee machine in the break room needs a new filter. Thanks.")
+    assert cut == ["The coffee machine,", "in the break room needs a new filter.", "Thanks."]
+    assert [said_before(cut, index) for index in range(3)] == [None, "The coffee machine,", None]
+    whole = sentences("Hello there. How are you today?")
+    assert [said_before(whole, index) for index in range(2)] == [None, None]  # two sentences: no context
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperModel:
+    return load_asr_model(AsrSettings())
+
+
+def heard(whisper: WhisperModel, audio: np.ndarray, rate: int) -> str:
+    audio16k = soxr.resample(audio, rate, 16_000).astype(np.float32)
+    segments, _ = whisper.transcribe(audio16k, language="en", beam_size=5, vad_filter=False)
+    return normalize(" ".join(segment.text for segment in segments))
+
+
+@pytest.mark.service
+def test_piper_says_a_piece_as_it_goes_on_from_the_words_before_it(whisper: WhisperModel) -> None:
+    """The words before are synthesized but cut away at the phoneme boundary: none of them is heard,
+    and no word of the piece is lost."""
+    piper = loaders(TtsSettings())["piper"]()
+    voice = Voice(engine="piper", voice="en_US-joe-medium", language="en")
+    for before, piece in [
+        ("The quick brown,", "fox jumps over the lazy dog near the river."),
+        ("Your package was delivered,", "to the front desk this morning."),
+    ]:
+        audio = piper.synthesize_after(before, piece, voice)
+        assert heard(whisper, audio, piper.sample_rate) == normalize(piece), (before, piece)
+
+
+@pytest.mark.service
+async def test_a_sentence_cut_after_its_first_words_is_heard_whole(tmp_path: Path, whisper: WhisperModel) -> None:
+    """Through the service as it streams: the first piece, its clause pause, the rest said after it."""
+    settings = TtsSettings(data_dir=tmp_path, catalog_url=DEAD_CATALOG_URL)
+    tts = TtsService(settings)
+    tts.engines["piper"].load(loaders(settings)["piper"])
+    voice = Voice(engine="piper", voice="en_US-joe-medium", language="en")
+    try:
+        for text in [
+            "Your package was delivered to the front desk this morning.",
+            "The meeting with the finance team moved to Thursday afternoon.",
+        ]:
+            pieces = tts.check_text(text)
+            assert len(pieces) == 2, pieces  # cut after the first words
+            pcm = b"".join([frame async for frame in tts.stream(pieces, voice)])
+            assert heard(whisper, np.frombuffer(pcm, dtype="<i2") / 32768, OUTPUT_RATE) == normalize(text)
     finally:
         tts.pool.shutdown()
         await tts.catalog.close()

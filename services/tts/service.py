@@ -14,7 +14,7 @@ from services.common.auth import Identity, forward_headers
 from services.common.catalog_client import CatalogClient, CatalogSpeaker
 from services.common.models import ModelManager
 from services.common.workers import Budget, Job, JobKind, drop
-from services.tts.engines.base import EngineError, TtsEngine, Voice
+from services.tts.engines.base import ContinuesSentences, EngineError, TtsEngine, Voice
 from services.tts.reference_audio import ReferenceAudioCache
 from services.tts.settings import OUTPUT_RATE, TtsSettings
 from services.tts.text import ends_a_clause, sentences
@@ -140,7 +140,8 @@ class TtsService:
 
             def submit(index: int) -> Job[bytes]:
                 kind = FIRST_PIECE if index == 0 else LATER_PIECE
-                return manager.submit(kind, _synthesize, pieces[index], voice, order=place.order)
+                before = said_before(pieces, index)
+                return manager.submit(kind, synthesize_piece, pieces[index], voice, before, order=place.order)
 
             jobs = [submit(0)]
             try:
@@ -154,9 +155,21 @@ class TtsService:
                 drop(jobs)
 
 
-def _synthesize(engine: TtsEngine, piece: str, voice: Voice) -> bytes:
+def said_before(pieces: list[str], index: int) -> str | None:
+    """The first piece, for the second where the first was cut out of the same sentence (it ends at a
+    clause mark, its own or the comma a cut adds): the second is said the way it goes on from the first
+    as the listener heard it. Later pieces are said alone: only the first, a few words, is said twice."""
+    return pieces[0] if index == 1 and ends_a_clause(pieces[0]) else None
+
+
+def synthesize_piece(engine: TtsEngine, piece: str, voice: Voice, before: str | None) -> bytes:
+    """`piece` as said after `before` by an engine that can (said alone, a piece that goes on a
+    sentence starts like a sentence of its own), else alone."""
     try:
-        audio = engine.synthesize(piece, voice)
+        if before is not None and isinstance(engine, ContinuesSentences):
+            audio = engine.synthesize_after(before, piece, voice)
+        else:
+            audio = engine.synthesize(piece, voice)
     except EngineError as exc:
         raise SynthesisError(str(exc)) from exc
     if ends_a_clause(piece):
