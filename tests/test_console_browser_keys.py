@@ -134,6 +134,15 @@ async def test_the_console_asks_for_a_key_and_refuses_a_wrong_one(
     await until(page, "document.querySelectorAll('#tts-speaker option').length > 1")  # the catalog, with the key
     assert await stored_keys(page) == {"session": key, "local": 0, "cookies": ""}
 
+    await page.reload()  # the tab keeps its key
+    await until(page, "document.querySelectorAll('#tts-speaker option').length > 1")
+    assert await page.is_hidden("#key-form")
+    other_tab = await page.context.new_page()  # another tab has none
+    await other_tab.goto(page.url)
+    await other_tab.wait_for_selector("#key-form:not([hidden])")
+    assert (await stored_keys(other_tab))["session"] is None
+    await other_tab.close()
+
 
 async def test_a_key_opens_transcription_and_the_live_stream(
     keyed_console: ConsolePage, keyed_fleet: tuple[str, Path]
