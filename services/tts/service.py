@@ -17,7 +17,7 @@ from services.common.workers import Budget, Job, JobKind, drop
 from services.tts.engines.base import ContinuesSentences, EngineError, TtsEngine, Voice
 from services.tts.reference_audio import ReferenceAudioCache
 from services.tts.settings import OUTPUT_RATE, TtsSettings
-from services.tts.text import ends_a_clause, sentences
+from services.tts.text import as_clause, goes_on, sentences
 
 FRAME_SAMPLES = OUTPUT_RATE // 5  # 200 ms binary frames
 CLAUSE_PAUSE_S = 0.08  # kept at the end of a piece that a sentence goes on after
@@ -156,10 +156,11 @@ class TtsService:
 
 
 def said_before(pieces: list[str], index: int) -> str | None:
-    """The first piece, for the second where the first was cut out of the same sentence (it ends at a
-    clause mark, its own or the comma a cut adds): the second is said the way it goes on from the first
-    as the listener heard it. Later pieces are said alone: only the first, a few words, is said twice."""
-    return pieces[0] if index == 1 and ends_a_clause(pieces[0]) else None
+    """The first piece as a clause, for the second where the first was cut out of the same sentence:
+    the second is said the way it goes on after a clause's pause (the one the listener hears; after
+    the bare first words, Piper ran "early on" into "going"). Later pieces are said alone: only the
+    first, a few words, is said twice."""
+    return as_clause(pieces[0]) if index == 1 and goes_on(pieces[0]) else None
 
 
 def synthesize_piece(engine: TtsEngine, piece: str, voice: Voice, before: str | None) -> bytes:
@@ -172,7 +173,7 @@ def synthesize_piece(engine: TtsEngine, piece: str, voice: Voice, before: str | 
             audio = engine.synthesize(piece, voice)
     except EngineError as exc:
         raise SynthesisError(str(exc)) from exc
-    if ends_a_clause(piece):
+    if goes_on(piece):
         audio = shorten_final_pause(audio, engine.sample_rate)
     return to_output_pcm(audio, engine.sample_rate)
 
