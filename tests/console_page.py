@@ -158,10 +158,10 @@ def socket_events(page: Page, path: str) -> SocketEvents:
     return events
 
 
-async def submit(page: Page, button: str, path: str) -> dict:
-    """Clicks a form's button and returns the JSON the page was answered from its POST to `path`."""
+async def submit(page: Page, button: str, path: str, method: str = "POST") -> dict:
+    """Clicks a form's button and returns the JSON the page was answered from its request to `path`."""
     async with page.expect_response(
-        lambda r: r.url.split("?")[0].endswith(path) and r.request.method == "POST", timeout=120_000
+        lambda r: r.url.split("?")[0].endswith(path) and r.request.method == method, timeout=120_000
     ) as answer:
         await page.click(button)
     response = await answer.value

@@ -4,6 +4,7 @@ log no console error and ask nothing of another origin; each panel's screenshot 
 (tests/console_page.py). More panels: tests/test_console_browser_*.py."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.webrtc_peer import assert_heard
 pytestmark = pytest.mark.fleet
 
 REFERENCE = "asr/en_LJ050-0131.wav"  # 7.7 s of one reader, and its transcript in the manifest
+SECOND_REFERENCE = "asr/en_librispeech_1995-1837-0001.wav"  # 8.7 s
 
 
 async def test_the_page_is_static_with_a_strict_policy_and_a_status_strip(console: Page, fleet: str) -> None:
@@ -164,20 +166,34 @@ async def test_speak_then_create_edit_and_delete_a_collection(console: Page) -> 
     await edited.wait_for(state="detached")
 
 
-async def test_add_list_and_delete_a_cloned_speaker(console: Page, fleet: str) -> None:
+async def test_add_list_replace_and_delete_a_cloned_speaker(console: Page, fleet: str) -> None:
     await open_tab(console, "tts")
+    actions = "ReplaceDelete"  # the two buttons of a cloned speaker's row
     await console.fill("#clone-name", "Console clone")
     await console.select_option("#clone-language", "en")
     await console.fill("#clone-text", manifest()[REFERENCE])
     await console.set_input_files("#clone-file", str(DATA / REFERENCE))
-    speaker = await submit(console, "#clone-form button", "/api/speakers")
+    speaker = await submit(console, "#clone-save", "/api/speakers")
     row = console.locator(f"#tts-speakers tbody tr[data-id='{speaker['id']}']")
     await row.wait_for()
     cells = [await c.text_content() for c in await row.locator("td").all()]
-    assert speaker["engine"] and cells == ["Console clone", speaker["engine"], "en", speaker["user_id"], "Delete"]
+    assert speaker["engine"] and cells == ["Console clone", speaker["engine"], "en", speaker["user_id"], actions]
     label = await console.eval_on_selector(f"#tts-speaker option[value='{speaker['id']}']", "o => o.textContent")
     assert label == f"Console clone (en, {speaker['engine']})"  # every speaker picker offers it
     assert await console.input_value("#clone-language") == "en"  # the form's reset keeps the default language
+
+    await row.get_by_role("button", name="Replace the recording of Console clone").click()
+    assert await console.is_disabled("#clone-name")
+    assert await console.input_value("#clone-text") == manifest()[REFERENCE]
+    second_text = manifest()[SECOND_REFERENCE]
+    await console.fill("#clone-text", second_text)
+    await console.set_input_files("#clone-file", str(DATA / SECOND_REFERENCE))
+    replaced = await submit(console, "#clone-save", f"/api/speakers/{speaker['id']}/reference-audio", "PUT")
+    assert replaced["reference_text"] == second_text and replaced["updated_at"] > speaker["updated_at"]
+    name_cell = f"document.querySelector(\"#tts-speakers tr[data-id='{speaker['id']}'] td\")"
+    await until(console, f"{name_cell}.title === {json.dumps(second_text)}")  # the list, reloaded
+    assert await console.is_enabled("#clone-name")  # the form is back to adding
+
     await row.get_by_role("button", name="Delete speaker Console clone").click()
     await row.wait_for(state="detached")
     listed = await (await console.request.get(f"{fleet}/api/speakers")).json()

@@ -188,7 +188,7 @@ async def test_a_key_speaks_with_the_agent_and_owns_what_it_creates(
     await page.fill("#clone-name", "Fred's voice")
     await page.fill("#clone-text", manifest()["asr/en_jfk.flac"])
     await page.set_input_files("#clone-file", str(DATA / "asr" / "en_jfk.flac"))
-    speaker = await submit(page, "#clone-form button", "/api/speakers")
+    speaker = await submit(page, "#clone-save", "/api/speakers")
     assert speaker["user_id"] == "fred"
     row = page.locator(f"#tts-speakers tbody tr[data-id='{speaker['id']}']")
     await row.wait_for()

@@ -39,11 +39,12 @@ function speak() {
 function renderSpeakers(speakers) {
   $("tts-speakers").tBodies[0].replaceChildren(...speakers.map((s) =>
     el("tr", { "data-id": s.id },
-      el("td", {}, s.name + (s.default ? " (default)" : "")), el("td", {}, s.engine),
-      el("td", {}, s.language), el("td", {}, s.user_id),
-      el("td", {}, s.reference_audio
-        ? el("button", { type: "button", "aria-label": `Delete speaker ${s.name}`, onclick: () => removeSpeaker(s) }, "Delete")
-        : ""))));
+      el("td", s.reference_text ? { title: s.reference_text } : {}, s.name + (s.default ? " (default)" : "")),
+      el("td", {}, s.engine), el("td", {}, s.language), el("td", {}, s.user_id),
+      el("td", {}, ...(s.reference_audio ? [
+        el("button", { type: "button", "aria-label": `Replace the recording of ${s.name}`, onclick: () => editClone(s) }, "Replace"),
+        el("button", { type: "button", "aria-label": `Delete speaker ${s.name}`, onclick: () => removeSpeaker(s) }, "Delete"),
+      ] : [])))));
   const selects = LANGUAGES.map((code) => {
     const select = el("select", { id: `col-lang-${code}`, name: code }, el("option", { value: "" }, "none"));
     fillSelect(select, speakers.filter((s) => s.language === code).map((s) => [s.id, s.name]));
@@ -103,12 +104,34 @@ async function removeSpeaker(s) {
   });
 }
 
-async function addClone() {
-  const form = formOf({
-    name: $("clone-name").value, language: $("clone-language").value,
-    reference_text: $("clone-text").value, reference_audio: $("clone-file").files[0], ...owner(),
-  });
-  await request("/api/speakers", { method: "POST", form });
+// The clone form edits a cloned speaker's recording and its transcript (its name and language stay).
+function editClone(s) {
+  $("clone-id").value = s.id;
+  $("clone-name").value = s.name;
+  $("clone-language").value = s.language;
+  $("clone-text").value = s.reference_text || "";
+  $("clone-name").disabled = $("clone-language").disabled = true;
+  $("clone-title").textContent = `Replace the recording of ${s.name}`;
+  $("clone-save").textContent = "Replace recording";
+  $("clone-text").focus();
+}
+
+function resetCloneForm() {
+  $("clone-id").value = "";
+  $("clone-name").disabled = $("clone-language").disabled = false;
+  $("clone-title").textContent = "Add a cloned speaker";
+  $("clone-save").textContent = "Add speaker";
+}
+
+async function saveClone() {
+  const recording = { reference_text: $("clone-text").value, reference_audio: $("clone-file").files[0] };
+  const id = $("clone-id").value;
+  if (id) {
+    await request(`/api/speakers/${id}/reference-audio`, { method: "PUT", form: formOf(recording) });
+  } else {
+    const speaker = { name: $("clone-name").value, language: $("clone-language").value, ...recording, ...owner() };
+    await request("/api/speakers", { method: "POST", form: formOf(speaker) });
+  }
   $("clone-form").reset();
   await reload();
 }
@@ -128,5 +151,6 @@ export function initTts(loadCatalog) {
   });
   $("col-form").addEventListener("submit", (e) => { e.preventDefault(); guarded($("tts-error"), saveCollection); });
   $("col-form").addEventListener("reset", resetCollectionForm);
-  $("clone-form").addEventListener("submit", (e) => { e.preventDefault(); guarded($("tts-error"), addClone); });
+  $("clone-form").addEventListener("submit", (e) => { e.preventDefault(); guarded($("tts-error"), saveClone); });
+  $("clone-form").addEventListener("reset", resetCloneForm);
 }
