@@ -49,6 +49,7 @@ def keyed_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         "AUTH_VERIFY_URL": f"{url('catalog')}/internal/auth/verify",
         "CATALOG_URL": url("catalog"),
         "LOG_JSON": "false",
+        "AUTH_CACHE_S": "0",  # a revoked key is refused by every service at once
     }
     ws = {name: url(name).replace("http", "ws") for name in PORTS}
     extra = {
@@ -70,16 +71,20 @@ def keyed_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         yield stack.enter_context(gateway_process(work / "gateway", **GATEWAY, **backends)), work / "catalog"
 
 
-def make_key(catalog_dir: Path, user: str, scopes: str = "all") -> str:
-    made = subprocess.run(
-        [sys.executable, "-m", "services.catalog.keys", "create-key", "--user", user, "--scopes", scopes],
+def keys_cli(catalog_dir: Path, *args: str) -> str:
+    """`python -m services.catalog.keys ...` on the keyed fleet's catalog database; its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.catalog.keys", *args],
         cwd=REPO,
         env={**os.environ, "DATA_DIR": str(catalog_dir)},  # the catalog's own settings, as service_process
         capture_output=True,
         text=True,
         check=True,
-    )
-    return made.stdout.split()[0]
+    ).stdout
+
+
+def make_key(catalog_dir: Path, user: str, scopes: str = "all") -> str:
+    return keys_cli(catalog_dir, "create-key", "--user", user, "--scopes", scopes).split()[0]
 
 
 @pytest.fixture
@@ -193,3 +198,19 @@ async def test_a_key_speaks_with_the_agent_and_owns_what_it_creates(
     row = page.locator(f"#tts-speakers tbody tr[data-id='{speaker['id']}']")
     await row.wait_for()
     assert "fred" in await row.inner_text()
+
+
+async def test_a_key_revoked_while_the_page_is_open_is_asked_for_again(
+    keyed_console: ConsolePage, keyed_fleet: tuple[str, Path]
+) -> None:
+    page = keyed_console.page
+    key = make_key(keyed_fleet[1], "gina")
+    await enter_key(page, key)
+    await page.wait_for_selector("#key-form", state="hidden")
+    assert "revoked" in keys_cli(keyed_fleet[1], "revoke-key", key.split("_")[1])
+    await open_tab(page, "live")
+    await page.click("#live-start")  # the stream's socket is refused with an `error` event, not a 401
+    await page.wait_for_selector("#key-form:not([hidden])")
+    assert (await page.inner_text("#key-reason")).startswith("The key was refused: the API key is not valid")
+    assert "not valid" in await page.inner_text("#live-error")
+    assert (await stored_keys(page))["session"] is None
