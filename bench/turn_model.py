@@ -9,13 +9,15 @@ some with overlap, level spread and noise), each followed by 1.5 s of silence.
 
 Turn ends: the stream's own turn detection (Silero VAD, services/asr/streaming/turns.py) and the real
 ONNX model, on the stream's clock (100 ms chunks), once with silence only and once with the model, at
-each `silence_ms`. A turn end is *inside a sentence* when the raw engine's last word before it
+each `silence_ms`; a turn the model ended that speech carried on before silence_ms counts once, at its
+real end (its final replaces the early one). A turn end is *inside a sentence* when the raw engine's last word before it
 (faster-whisper, beam 5, word timestamps, on the whole item) does not end with . ? or ! — Whisper's
 punctuation as the sentence reference. The end of an item is never counted.
 
 Lost words (unless --no-words): the items streamed through the ASR app (in process, real session, real
 Whisper) with the model on and off (`turn_model=false`), at the largest `silence_ms`; recall of the raw
-engine's words in the finals (jiwer hits / raw words) and the number of finals.
+engine's words in the finals (jiwer hits / raw words) and the number of finals, a final that
+`replaces_previous` taking the place of the one before it.
 """
 
 import argparse
@@ -39,7 +41,7 @@ from services.asr.streaming.vad import WINDOW, StreamingVad
 from tests.audio_files import read_mono
 from tests.conftest import DATA
 from tests.in_process import running_service
-from tests.streaming import audio_message
+from tests.streaming import audio_message, user_turns
 from tests.text import normalize
 
 RATE, CHUNK = 16_000, 1_600
@@ -74,9 +76,12 @@ def turn_ends(
         for event in detector.feed(*vad.process(audio[start : start + CHUNK])):
             check = event if isinstance(event, TurnCheck) else check
             if isinstance(event, TurnEnded):
+                if event.continues and ends:
+                    ends.pop()  # the turn the model ended went on: this end replaces that one
                 ends.append((detector.last_turn_ended * WINDOW / RATE, False))
         if check and model.complete_probability(check.audio) >= threshold and detector.end_if_still_paused(check):
             ends.append((detector.last_turn_ended * WINDOW / RATE, True))
+        vad.reset_if_due(detector.listening)
     return ends
 
 
@@ -115,7 +120,7 @@ def stream_finals(client, audio: np.ndarray, query: str) -> list[str]:
         events = []
         while (message := ws.receive())["type"] != "websocket.close":
             events.append(json.loads(message["text"]))
-    return [e["text"] for e in events if e["type"] == "transcript" and e["is_final"]]
+    return user_turns(events)
 
 
 def word_recall(corpus, raw: dict, silence_ms: int) -> tuple[dict, list[str]]:
@@ -126,7 +131,7 @@ def word_recall(corpus, raw: dict, silence_ms: int) -> tuple[dict, list[str]]:
         for name, audio in corpus:
             reference = normalize(" ".join(text for _, text in raw[name]))
             hits = {}
-            for label, query in (("model", ""), ("silence only", "&turn_model=false")):
+            for label, query in (("model", "&turn_model=true"), ("silence only", "&turn_model=false")):
                 finals = stream_finals(client, audio, f"silence_ms={silence_ms}&language=en{query}")
                 hypothesis = normalize(" ".join(finals))
                 hits[label] = jiwer.process_words(reference, hypothesis).hits if hypothesis and reference else 0

@@ -129,8 +129,8 @@ async def turn(ws, clip: Clip) -> dict:
     tap, stop = Tap(ws, clip), asyncio.Event()
     player = asyncio.create_task(play(tap, clip.speech, stop))
     reply_start: float | None = None
-    finals: list[float] = []
-    split = False
+    finals: list[float] = []  # ends of the user's turns, a final that replaces_previous in place of the one before
+    split, cut = False, 0
     deadline = spoken_end = None
     while True:
         if tap.spoken_end and deadline is None:
@@ -149,11 +149,15 @@ async def turn(ws, clip: Clip) -> dict:
             continue
         event = json.loads(message)
         if event.get("type") == "transcript" and event.get("is_final"):
+            if event.get("replaces_previous") and finals:
+                finals.pop()
             finals.append(now)
-        elif event.get("type") in ("agent_end", "interrupted") and reply_start is not None:
-            if event["type"] == "agent_end" and spoken_end and reply_start >= spoken_end:
+        elif event.get("type") == "interrupted" and reply_start is not None:
+            cut, reply_start = cut + 1, None  # a reply to part of the turn, stopped when the user went on
+        elif event.get("type") == "agent_end" and reply_start is not None:
+            if spoken_end and reply_start >= spoken_end:
                 break
-            split, reply_start = True, None  # a reply that began inside the clip, or was cut
+            split, reply_start = True, None  # a whole reply to part of the clip
     await quiet(ws)  # late events of this turn (a cut turn's further replies) must not land in the next
     stop.set()
     speech_end = await player - clip.tail_s
@@ -162,6 +166,7 @@ async def turn(ws, clip: Clip) -> dict:
     return {
         "clip": clip.name,
         "split": split,
+        "false_starts": cut,
         "total": None if reply_start is None else reply_start - speech_end,
         "asr_final": heard[-1] - speech_end if heard else None,
     }
@@ -239,14 +244,18 @@ def row(sessions: int, side: str, results: list[dict]) -> tuple[float, float]:
     finals = [r["asr_final"] * 1000 for r in results if r["asr_final"] is not None and not r["split"]]
     split = sum(r["split"] for r in results)
     missing = sum(r["total"] is None for r in results)
+    false_starts = sum(r.get("false_starts", 0) > 0 for r in results)
     p50, p95 = statistics.median(totals), percentile(totals, 95)
     final = f"{statistics.median(finals):.0f} ms" if finals else "–"
-    print(f"| {sessions} | {side} | {len(totals)} | {split} / {missing} | {final} | {p50:.0f} ms | {p95:.0f} ms |")
+    print(
+        f"| {sessions} | {side} | {len(totals)} | {split} / {false_starts} / {missing} | {final} | {p50:.0f} ms | "
+        f"{p95:.0f} ms |"
+    )
     return p50, p95
 
 
 def report(results: dict[tuple[int, str], list[dict]]) -> None:
-    print("| sessions | side | turns | split / no reply | transcript final p50 | total p50 | total p95 |")
+    print("| sessions | side | turns | split / false start / no reply | transcript final p50 | total p50 | total p95 |")
     print("|---|---|---|---|---|---|---|")
     ratios = []
     for sessions in sorted({s for s, _ in results}):

@@ -9,12 +9,12 @@ from urllib.parse import urlencode, urlsplit
 import websockets
 
 from services.common.protocols.base import ErrorEvent, event_or_error
-from services.common.protocols.transcribe import SERVER_EVENTS, SsapEvent, TranscriptEvent
+from services.common.protocols.transcribe import SERVER_EVENTS, SpeechStartedEvent, SsapEvent, TranscriptEvent
 from services.voicechat.addresses import OutboundRefused
 from services.voicechat.outbound import open_websocket, with_url
 from services.voicechat.urls import Endpoint
 
-AsrEvent = TranscriptEvent | SsapEvent | ErrorEvent
+AsrEvent = TranscriptEvent | SsapEvent | SpeechStartedEvent | ErrorEvent
 
 RECONNECT_BACKOFF_S = 2.0
 CLOSE_TIMEOUT_S = 2.0  # an ASR that does not answer the close handshake is disconnected after this long

@@ -22,7 +22,7 @@ from services.common.protocols.voice_chat import (
     TextInput,
     parse_client_message,
 )
-from services.voicechat.asr_client import AsrClient, AsrError
+from services.voicechat.asr_client import AsrClient, AsrError, AsrEvent
 from services.voicechat.bargein import BargeInDetector
 from services.voicechat.llm import Llm
 from services.voicechat.outbox import Outbox
@@ -157,16 +157,19 @@ class Session:
 
     async def _asr_loop(self) -> None:
         async for message in self.asr.events():
-            if isinstance(message, ErrorEvent):
-                await self.send(ErrorEvent(source="asr", message=message.message))
-            elif isinstance(message, SsapEvent):
-                if self.config.ssap:
-                    self.voice_profile = message.properties
-                    await self.send(message)
-            elif isinstance(message, TranscriptEvent):
-                await self._on_transcript(message)
-            elif isinstance(message, SpeechStartedEvent):
-                self._asr_reports_speech = self._speech_since_reply = True
+            await self._asr_event(message)
+
+    async def _asr_event(self, message: AsrEvent) -> None:
+        if isinstance(message, ErrorEvent):
+            await self.send(ErrorEvent(source="asr", message=message.message))
+        elif isinstance(message, SsapEvent):
+            if self.config.ssap:
+                self.voice_profile = message.properties
+                await self.send(message)
+        elif isinstance(message, TranscriptEvent):
+            await self._on_transcript(message)
+        elif isinstance(message, SpeechStartedEvent):
+            self._asr_reports_speech = self._speech_since_reply = True
 
     async def _on_transcript(self, transcript: TranscriptEvent) -> None:
         await self.send(transcript)
