@@ -8,6 +8,7 @@ import { initVoices } from "./panels/voices.js";
 import { initTts } from "./panels/tts.js";
 
 const SERVICES = ["asr", "tts", "voice", "voicechat", "webrtc", "catalog"];
+let statusShown = "";
 
 function initTabs() {
   const tabs = [...document.querySelectorAll('[role="tab"]')];
@@ -57,7 +58,10 @@ async function refreshStatus() {
         el("strong", {}, name), ` ${state}`, el("span", { class: "details" }, details));
     }),
   );
-  $("status").replaceChildren(...items);
+  // Redrawn only when something changed: the strip is a live region, read out on every change.
+  const shown = items.map((item) => `${item.className} ${item.title}`).join("\n");
+  if (shown !== statusShown) $("status").replaceChildren(...items);
+  statusShown = shown;
 }
 
 function askForKey(reason) {
