@@ -79,7 +79,13 @@ def turn_ends(
                 if event.continues and ends:
                     ends.pop()  # the turn the model ended went on: this end replaces that one
                 ends.append((detector.last_turn_ended * WINDOW / RATE, False))
-        if check and model.complete_probability(check.audio) >= threshold and detector.end_if_still_paused(check):
+        if (
+            check
+            and model.complete_probability(check.audio) >= threshold
+            and (ended := detector.end_if_still_paused(check))
+        ):
+            if ended.continues and ends:
+                ends.pop()  # a carried-on turn the model ended again
             ends.append((detector.last_turn_ended * WINDOW / RATE, True))
         vad.reset_if_due(detector.listening)
     return ends

@@ -6,7 +6,7 @@ Starts the fleet (with the scripted LLM on the allowlist) and a scripted OpenAI-
 answers instantly, then plays real speech clips into /ws/voice-chat through the gateway on a
 microphone's clock (100 ms chunks every 100 ms, then silence until the agent answers). Per turn:
 ASR final (speech end → final transcript), LLM first token and TTS first frame (the service's
-`latency` events), and the total to the first audio byte; p50 and p95. "Speech end" is when the
+`latency` events), and the total to the first audio byte; p50 and p95, then each clip's turns. "Speech end" is when the
 clip's last chunk was sent (the clips end with a little silence, so the ASR can finish before it).
 Then barge-in: from the onset of speech (Silero VAD) sent while the agent speaks to `interrupted` (it includes
 the 200 ms of speech the detector waits for), p50 and p95 over the same number of tries.
@@ -138,6 +138,8 @@ async def main() -> None:
             await ws.send(json.dumps({"type": "config", "llm_base_url": LLM_URL, "language": "en"}))
             assert json.loads(await ws.recv())["type"] == "ready"
             results = [await turn(ws, speeches[i % len(speeches)]) for i in range(args.turns)]
+            for i, result in enumerate(results):
+                result["clip"] = CLIPS[i % len(CLIPS)]
             reactions = [await barge_in(ws, speeches[i % len(speeches)]) for i in range(args.turns)]
     silence_ms = int(os.environ.get("AGENT_SILENCE_MS", "500"))
     print(f"{args.turns} turns, silence_ms {silence_ms}, scripted LLM (instant), Piper en")
@@ -148,6 +150,18 @@ async def main() -> None:
         print(f"| {stage} | {statistics.median(values):.0f} ms | {percentile(values, 95):.0f} ms |")
     values = [r * 1000 for r in reactions]
     print(f"| speech onset → interrupted | {statistics.median(values):.0f} ms | {percentile(values, 95):.0f} ms |")
+    per_clip(results)
+
+
+def per_clip(results: list[dict]) -> None:
+    """Each clip's turns: where a late turn's time goes (ASR final, or after it)."""
+    print("\n| clip | turns | ASR final ms (each turn) | first audio ms (each turn) |")
+    print("|---|---|---|---|")
+    for clip in CLIPS:
+        mine = [r for r in results if r["clip"] == clip]
+        finals = ", ".join(f"{r['asr_final'] * 1000:.0f}" for r in mine)
+        totals = ", ".join(f"{r['total'] * 1000:.0f}" for r in mine)
+        print(f"| {clip} | {len(mine)} | {finals} | {totals} |")
 
 
 if __name__ == "__main__":

@@ -83,3 +83,14 @@ def test_the_end_of_the_stream_flushes_a_held_turn_only_if_speech_extended_it() 
     assert plain.detector.finish() is None
     flushed = extended.detector.finish()
     assert flushed is not None and flushed.continues and flushed.audio.size == (36 + 3) * WINDOW  # all fed
+
+
+def test_the_turn_after_a_released_hold_has_the_silence_only_rules_pre_roll() -> None:
+    """The next turn's pre-roll starts where the silence-only rule ended the held turn, not at the model's end:
+    it never reaches back into the held turn's pause."""
+    feeder = Feeder(SETTINGS)
+    model_says_complete(feeder)
+    feeder.feed(PAUSE, 13)  # 6 + 13 windows of pause: released at the 16th, the silence-only rule's end
+    (after,) = ends(feeder.feed(SPEECH, 10) + feeder.feed(PAUSE, 16))
+    (_, reference) = silence_only([(SPEECH, 30), (PAUSE, 19), (SPEECH, 10), (PAUSE, 16)])
+    assert after.turn == 1 and np.array_equal(after.audio, reference.audio)

@@ -107,6 +107,22 @@ async def test_spoken_turn_through_the_asr_stream(llm: ScriptedLlm) -> None:
     await ws.close()
 
 
+async def test_a_one_word_command_after_a_long_turn_gets_a_final_and_a_reply(llm: ScriptedLlm) -> None:
+    """ "next" after a read passage and its reply (the peer run's lost command: Silero, worn by the passage, never
+    started its turn, and its 3 s-padded decode loops)."""
+    ws = await start()
+    second = bytes(CHUNK * 2 * 10)
+    await send_audio(ws, pcm_of("speaker/libri_testother_1688_1688-142285-0002.flac") + second)
+    first = await until(ws, "agent_end", within_s=60)
+    await send_audio(ws, second * 2 + pcm_of("spoof/en_stp_human_next.wav") + second)
+    received = await until(ws, "agent_end", within_s=60)
+    await ws.close()
+    finals = [i["text"] for i in received if isinstance(i, dict) and i["type"] == "transcript" and i["is_final"]]
+    assert "silly" in agent_text(first).lower(), agent_text(first)
+    assert [f.strip(" .").lower() for f in finals] == ["next"], finals
+    assert agent_text(received).lower() == "you said: next. thanks.", agent_text(received)
+
+
 async def test_language_prefix_picks_the_collections_speaker(llm: ScriptedLlm) -> None:
     async with httpx.AsyncClient(base_url="http://127.0.0.1:8005") as catalog:
         ja = (await catalog.get("/api/speakers", params={"language": "ja"})).json()["speakers"]

@@ -155,8 +155,12 @@ class TurnDetector:
             rms = float(np.sqrt(np.mean(window * window)))
             self.noise.observe(rms, float(prob))
             if not self.in_turn:
-                if self._held is not None and (ended := self._hold(window, prob)):
-                    events.append(ended)
+                if self._held is not None:
+                    ended = self._hold(window, prob)
+                    if self._held is None:  # released here, where the silence-only rule ends the turn:
+                        events += [ended] if ended else []
+                        self._windows, self._speech_run = [], 0  # the next turn's pre-roll starts after it
+                        continue
                 if self._before_turn(window, prob >= s.vad_threshold and rms >= self.start_volume):
                     events.append(TurnStarted(self.turn))
                 continue
