@@ -95,6 +95,7 @@ class StreamSession:
         self._answer: asyncio.Task[None] | None = None  # the turn model, asked about the current pause
         self._last_partial = ""
         self._turn_texts: dict[int, tuple[str, bool]] = {}  # recent turns' latest text, and whether it is final
+        self._sent_finals: dict[int, str] = {}  # the text of each recent turn's final as sent
         self._turn_tails: dict[int, np.ndarray] = {}  # the end of recent turns' audio
         self._sender: asyncio.Task[None] | None = None
         self.ssap = TurnProfiler(profiles, self.send, options.ssap_early_s, options.ssap_min_s, options.on_behalf)
@@ -176,6 +177,7 @@ class StreamSession:
         check: TurnCheck | None = None
         for event in self.detector.feed(windows, probs):
             if isinstance(event, TurnStarted):
+                self._on_turn_started(event)
                 if self.options.speech_events:
                     await self.send(SpeechStartedEvent())
             elif isinstance(event, PartialDue):
@@ -198,6 +200,11 @@ class StreamSession:
 
     def _busy(self) -> bool:
         return self._preview is not None and not self._preview.future.done()
+
+    def _on_turn_started(self, event: TurnStarted) -> None:
+        """A turn the model ended goes on: its previews are again the next turn's prompt, as by silence alone."""
+        if event.turn in self._turn_texts:
+            self._turn_texts[event.turn] = (self._turn_texts[event.turn][0], False)
 
     def _on_partial_due(self, event: PartialDue) -> None:
         if self._busy():
@@ -291,6 +298,7 @@ class StreamSession:
         for old in [t for t in self._turn_texts if t < turn - 1]:
             del self._turn_texts[old]
             self._turn_tails.pop(old, None)
+            self._sent_finals.pop(old, None)
 
     # --- decode results -> events --------------------------------------------------------------
 
@@ -334,12 +342,14 @@ class StreamSession:
             await self.send(ErrorEvent(message=f"transcription failed: {type(exc).__name__}"))
             return
         self._note_language(result)
-        early_text, early_final = self._turn_texts.get(turn, ("", False)) if continues else ("", False)
-        self._remember(turn, result.text, final=True)
+        early = self._sent_finals.get(turn) if continues else None  # the early final this one replaces
+        going_on = self.detector.in_turn and self.detector.turn == turn  # carried on again since
+        self._remember(turn, result.text, final=not going_on)
         self._last_partial = ""
-        if not result.text or (early_final and result.text == early_text):
+        if not result.text or result.text == early:
             return
-        replaces = True if early_final else None  # None: left out of the event
+        self._sent_finals[turn] = result.text
+        replaces = True if early is not None else None  # None: left out of the event
         await self.send(
             TranscriptEvent(text=result.text, is_final=True, language=result.language, replaces_previous=replaces)
         )
