@@ -72,9 +72,9 @@ class AsrSettings(ServiceSettings):
     stream_turn_model_default: bool = Field(
         False,
         description="Whether a stream that does not say (query `turn_model`) lets the turn model end its "
-        "turns. Off: a turn it ends early is read alone, and Whisper reads short turns worse (read speech "
-        "kept 0.888 of the raw engine's words with it, 0.924 without; docs/BENCHMARKS.md); the voice agent "
-        "asks for it with AGENT_TURN_MODEL.",
+        "turns. Off: at the default silence_ms it gains nothing, a client must handle `replaces_previous` "
+        "finals, and on simulated conversations its finals kept fewer words (0.874 vs 0.891; "
+        "docs/BENCHMARKS.md); the voice agent asks for it with AGENT_TURN_MODEL.",
     )
     stream_turn_model_pause_ms: int = Field(
         200,
