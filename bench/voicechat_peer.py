@@ -20,9 +20,12 @@ Silero), meant as one turn each. A turn: play the clip, then silence until the a
 after its speech ended has finished (`agent_end`) and nothing more has come for 1 s. Speech end = the last
 Silero speech sample of the clip on the playing clock; total = first audio byte of that reply − speech end;
 transcript final = the last end of a user turn (a final `transcript`: ours from the ASR, the bot's at
-on_user_turn_stopped) before that byte. A turn that ended inside the clip, or a reply that began there, marks
-the turn "split"; split turns and turns with no reply within 30 s are counted and left out of the
-percentiles (a reply may begin in the clip's trailing silence: that is after speech end). `--clips N`: the
+on_user_turn_stopped) before that byte; a final that `replaces_previous` takes the place of the one before it.
+A user turn that ended inside the clip (and was not replaced), or a whole reply inside it, marks the turn
+"split"; a reply cut (`interrupted`) because the user went on marks a "false start" (the agent began to answer
+a fragment: counted, and the turn's time is that of the reply that follows). Split turns and turns with no
+reply within 30 s are counted and left out of the percentiles (a reply may begin in the clip's trailing
+silence: that is after speech end). `--clips N`: the
 first N clips, commands and passages alternating. Each session has one warm-up turn first, not counted.
 Sides run one after the other (ours, then the peer), 1 session, then 4 concurrent sessions each starting on
 a different clip.
