@@ -12,7 +12,7 @@ from tests.conftest import DATA, manifest
 from tests.processes import service_process
 
 ADMIN_KEY = "vf_tenancyadm01_" + "T" * 43
-CATALOG_PORT = 8361
+CATALOG_PORT = 8317  # apart from test_auth_gateway.py's gateway (8361)
 JFK = ("jfk.flac", (DATA / "asr" / "en_jfk.flac").read_bytes())
 JFK_TEXT = manifest()["asr/en_jfk.flac"]
 
