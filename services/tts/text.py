@@ -90,9 +90,9 @@ def split_first_clause(pieces: list[str]) -> list[str]:
 
 def split_first_words(pieces: list[str]) -> list[str]:
     """Cut a long first piece after its first few words, so the first audio waits for those only.
-    Text written without
-    spaces (Japanese, Chinese) is left to the clause marks: Kokoro's Japanese cut after a particle read
-    back with a character error rate of 0.14 against 0.02 whole (bench/tts_first_piece.py)."""
+    Text written without spaces (Japanese, Chinese) is left to the clause marks: Kokoro's Japanese cut
+    after a particle read back with a character error rate of 0.14 against 0.02 whole
+    (bench/tts_first_piece.py)."""
     if not pieces:
         return pieces
     first = pieces[0]
