@@ -13,7 +13,8 @@ Japanese). The engines sample, so two draws of the whole sentence differ: "whole
 same sentences is the noise that "cut - whole" is read against (paired per sentence, mean ± 2 standard
 errors). Seam errors: words lost, changed or added at the head's last word or the rest's first.
 The tuning sentences are those the cutting rules were written on; the held-out ones were written
-after and never used to choose a rule. The service's own first frame is bench/tts.py's figure.
+after and never used to choose between ways of cutting (the first look at where the errors were saw
+both). The service's own first frame is bench/tts.py's figure.
 """
 
 import argparse
@@ -161,13 +162,13 @@ def transcript(whisper, audio: np.ndarray, rate: int, language: str) -> str:
 
 def errors(language: str, reference: str, hypothesis: str, head_words: int) -> tuple[float, int]:
     """(WER, or CER for Japanese; the errors at the seam: at word head_words - 1 or head_words, or words
-    added between them)."""
+    added between them; none for a sentence not cut, head_words 0)."""
     if language == "ja":
         return jiwer.cer(reference.rstrip("。"), hypothesis.strip().rstrip("。")), 0
     reference, hypothesis = normalize(reference), normalize(spoken(hypothesis)) or "-"
     result = jiwer.process_words(reference, hypothesis)
     seam = 0
-    for chunk in result.alignments[0]:
+    for chunk in result.alignments[0] if head_words else []:
         if chunk.type in ("substitute", "delete"):
             seam += sum(i in (head_words - 1, head_words) for i in range(chunk.ref_start_idx, chunk.ref_end_idx))
         elif chunk.type == "insert" and chunk.ref_start_idx == head_words:
