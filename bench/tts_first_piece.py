@@ -36,7 +36,7 @@ from services.asr.models import load_asr_model
 from services.asr.settings import AsrSettings
 from services.tts.engines.base import Voice
 from services.tts.engines.loader import loaders
-from services.tts.service import said_before, synthesize_piece
+from services.tts.service import synthesize_piece
 from services.tts.settings import OUTPUT_RATE, TtsSettings
 from services.tts.text import sentences
 from tests.text import normalize
@@ -178,9 +178,7 @@ def errors(language: str, reference: str, hypothesis: str, head_words: int) -> t
 
 def said_cut(engine, pieces: list[str], voice: Voice) -> np.ndarray:
     """The pieces back to back as the service synthesizes and streams them (24 kHz)."""
-    pcm = b"".join(
-        synthesize_piece(engine, piece, voice, said_before(pieces, index)) for index, piece in enumerate(pieces)
-    )
+    pcm = b"".join(synthesize_piece(engine, piece, voice) for piece in pieces)
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
 
 

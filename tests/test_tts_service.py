@@ -1,6 +1,6 @@
 """The tts service in process: an unreachable catalog is a retryable 503 on the OpenAI route and an
-error event on the socket, not a crash; syntheses past the gate are refused as busy; the piece after
-a sentence's first words is said as it goes on from them, and the sentence is heard whole."""
+error event on the socket, not a crash; syntheses past the gate are refused as busy; a sentence cut
+after its first words is heard whole."""
 
 from pathlib import Path
 
@@ -14,9 +14,8 @@ from services.asr.settings import AsrSettings
 from services.common.errors import ServiceBusy
 from services.tts.engines.base import Voice
 from services.tts.engines.loader import loaders
-from services.tts.service import TtsService, said_before
+from services.tts.service import TtsService
 from services.tts.settings import OUTPUT_RATE, TtsSettings
-from services.tts.text import sentences
 from tests.in_process import ServiceApp
 from tests.text import normalize
 
@@ -57,14 +56,6 @@ async def test_a_synthesis_past_the_gate_is_busy_before_any_work_and_a_finished_
         await tts.catalog.close()
 
 
-def test_the_second_piece_is_said_after_the_first_only_where_the_first_was_cut_from_its_sentence() -> None:
-    cut = sentences("The coffee machine in the break room needs a new filter. Thanks.")
-    assert cut == ["The coffee machine", "in the break room needs a new filter.", "Thanks."]
-    assert [said_before(cut, index) for index in range(3)] == [None, "The coffee machine,", None]  # as a clause
-    whole = sentences("Hello there. How are you today?")
-    assert [said_before(whole, index) for index in range(2)] == [None, None]  # two sentences: no context
-
-
 @pytest.fixture(scope="module")
 def whisper() -> WhisperModel:
     return load_asr_model(AsrSettings())
@@ -77,23 +68,9 @@ def heard(whisper: WhisperModel, audio: np.ndarray, rate: int) -> str:
 
 
 @pytest.mark.service
-def test_piper_says_a_piece_as_it_goes_on_from_the_words_before_it(whisper: WhisperModel) -> None:
-    """The words before are synthesized but cut away at the phoneme boundary: none of them is heard,
-    the piece's first word is, and as many words as it has (Whisper may hear "jumps" as "jumped")."""
-    piper = loaders(TtsSettings())["piper"]()
-    voice = Voice(engine="piper", voice="en_US-joe-medium", language="en")
-    for before, piece in [
-        ("The quick brown,", "fox jumps over the lazy dog near the river."),
-        ("Your package was delivered,", "to the front desk this morning."),
-    ]:
-        words = heard(whisper, piper.synthesize_after(before, piece, voice), piper.sample_rate).split()
-        expected = normalize(piece).split()
-        assert words[0] == expected[0] and len(words) == len(expected), (before, piece, words)
-
-
-@pytest.mark.service
 async def test_a_sentence_cut_after_its_first_words_is_heard_whole(tmp_path: Path, whisper: WhisperModel) -> None:
-    """Through the service as it streams: the first piece, its clause pause, the rest said after it."""
+    """Through the service as it streams: the first words, their clause pause, the rest: no word lost or
+    doubled at the seam."""
     settings = TtsSettings(data_dir=tmp_path, catalog_url=DEAD_CATALOG_URL)
     tts = TtsService(settings)
     tts.engines["piper"].load(loaders(settings)["piper"])

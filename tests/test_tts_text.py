@@ -3,7 +3,7 @@
 import numpy as np
 
 from services.tts.service import CLAUSE_PAUSE_S, shorten_final_pause, to_output_pcm
-from services.tts.text import MAX_PIECE_CHARS, FirstWords, as_clause, goes_on, sentences
+from services.tts.text import MAX_PIECE_CHARS, ends_a_clause, sentences
 
 
 def test_sentences_split_latin_and_cjk_text() -> None:
@@ -20,28 +20,21 @@ def test_the_first_clause_is_said_on_its_own() -> None:
     assert sentences("Hi, you.") == ["Hi, you."]  # too short a clause to be worth it
 
 
-def test_a_long_first_sentence_without_a_comma_starts_with_its_first_few_words_as_written() -> None:
-    pieces = sentences("The quick brown fox jumps over the lazy dog near the river bank. Yes.")
-    assert pieces == ["The quick brown", "fox jumps over the lazy dog near the river bank.", "Yes."]
-    assert isinstance(pieces[0], FirstWords) and not isinstance(pieces[1], FirstWords)
-    assert sentences("Your order shipped this morning.") == ["Your order shipped", "this morning."]
+def test_a_long_first_sentence_without_a_comma_starts_with_a_few_words_said_as_a_phrase() -> None:
+    assert sentences("The quick brown fox jumps over the lazy dog near the river bank. Yes.") == [
+        "The quick brown,",
+        "fox jumps over the lazy dog near the river bank.",
+        "Yes.",
+    ]
+    assert sentences("Your order shipped this morning.") == ["Your order shipped,", "this morning."]
     # Where a phrase starts within a few words, the cut falls before it; a head never ends in "will".
-    assert sentences("We sent the invoice to the address you gave us.")[0] == "We sent the invoice"
-    assert sentences("A technician will call you back within two hours.")[0] == "A technician will call"
+    assert sentences("We sent the invoice to the address you gave us.")[0] == "We sent the invoice,"
+    assert sentences("A technician will call you back within two hours.")[0] == "A technician will call,"
     assert sentences("Is it done now?") == ["Is it done now?"]  # too short to be worth a cut
     assert sentences("Please hold: the line is busy.")[0] == "Please hold:"  # a mark of its own is kept
     # No spaces (Japanese): clause marks only; a cut after a particle read back much worse.
     assert sentences("ご注文の商品は明日の午前中に届く予定です。") == ["ご注文の商品は明日の午前中に届く予定です。"]
     assert sentences("你好我能帮你什么吗？") == ["你好我能帮你什么吗？"]  # Chinese: clause marks only
-
-
-def test_the_first_words_and_a_first_clause_go_on_in_the_next_piece() -> None:
-    first_words, rest = sentences("Three new stores opened downtown during the first week of March.")
-    assert goes_on(first_words) and as_clause(first_words) == "Three new stores,"
-    assert not goes_on(rest)
-    clause, _ = sentences("Hello there, how are you?")
-    assert goes_on(clause) and as_clause(clause) == "Hello there,"  # its own comma, none added
-    assert goes_on("今日は、") and not goes_on("Done.") and not goes_on("Three new stores")  # only a cut's
 
 
 def test_a_piece_a_sentence_goes_on_after_keeps_a_short_pause() -> None:
@@ -51,6 +44,7 @@ def test_a_piece_a_sentence_goes_on_after_keeps_a_short_pause() -> None:
     shortened = shorten_final_pause(piece, rate)
     assert shortened.size == speech.size + int(CLAUSE_PAUSE_S * rate)
     assert shorten_final_pause(speech, rate).size == speech.size  # no pause: nothing cut
+    assert ends_a_clause("The quick brown,") and ends_a_clause("今日は、") and not ends_a_clause("Done.")
 
 
 def test_long_sentences_are_cut_at_clause_marks() -> None:

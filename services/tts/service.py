@@ -14,10 +14,10 @@ from services.common.auth import Identity, forward_headers
 from services.common.catalog_client import CatalogClient, CatalogSpeaker
 from services.common.models import ModelManager
 from services.common.workers import Budget, Job, JobKind, drop
-from services.tts.engines.base import ContinuesSentences, EngineError, TtsEngine, Voice
+from services.tts.engines.base import EngineError, TtsEngine, Voice
 from services.tts.reference_audio import ReferenceAudioCache
 from services.tts.settings import OUTPUT_RATE, TtsSettings
-from services.tts.text import as_clause, goes_on, sentences
+from services.tts.text import ends_a_clause, sentences
 
 FRAME_SAMPLES = OUTPUT_RATE // 5  # 200 ms binary frames
 CLAUSE_PAUSE_S = 0.08  # kept at the end of a piece that a sentence goes on after
@@ -140,8 +140,7 @@ class TtsService:
 
             def submit(index: int) -> Job[bytes]:
                 kind = FIRST_PIECE if index == 0 else LATER_PIECE
-                before = said_before(pieces, index)
-                return manager.submit(kind, synthesize_piece, pieces[index], voice, before, order=place.order)
+                return manager.submit(kind, synthesize_piece, pieces[index], voice, order=place.order)
 
             jobs = [submit(0)]
             try:
@@ -155,25 +154,12 @@ class TtsService:
                 drop(jobs)
 
 
-def said_before(pieces: list[str], index: int) -> str | None:
-    """The first piece as a clause, for the second where the first was cut out of the same sentence:
-    the second is said the way it goes on after a clause's pause (the one the listener hears; after
-    the bare first words, Piper ran "early on" into "going"). Later pieces are said alone: only the
-    first, a few words, is said twice."""
-    return as_clause(pieces[0]) if index == 1 and goes_on(pieces[0]) else None
-
-
-def synthesize_piece(engine: TtsEngine, piece: str, voice: Voice, before: str | None) -> bytes:
-    """`piece` as said after `before` by an engine that can (said alone, a piece that goes on a
-    sentence starts like a sentence of its own), else alone."""
+def synthesize_piece(engine: TtsEngine, piece: str, voice: Voice) -> bytes:
     try:
-        if before is not None and isinstance(engine, ContinuesSentences):
-            audio = engine.synthesize_after(before, piece, voice)
-        else:
-            audio = engine.synthesize(piece, voice)
+        audio = engine.synthesize(piece, voice)
     except EngineError as exc:
         raise SynthesisError(str(exc)) from exc
-    if goes_on(piece):
+    if ends_a_clause(piece):
         audio = shorten_final_pause(audio, engine.sample_rate)
     return to_output_pcm(audio, engine.sample_rate)
 

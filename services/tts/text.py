@@ -32,12 +32,6 @@ BINDS_FORWARD = PHRASE_STARTS | {
 # fmt: on
 
 
-class FirstWords(str):
-    """The first words of a sentence cut after them: said as written (a comma made Piper say the last
-    word as a phrase's end, and Whisper heard "rain," as "ring", "stores," as "stars"); the sentence
-    goes on in the next piece."""
-
-
 def sentences(text: str) -> list[str]:
     pieces = []
     for sentence in SENTENCE_END.split(text):
@@ -68,14 +62,9 @@ def fallback_cut(words: list[str]) -> int:
     return FIRST_PIECE_WORDS
 
 
-def goes_on(piece: str) -> bool:
-    """The sentence goes on in the next piece: this one is its first words, or ends at a clause mark."""
-    return isinstance(piece, FirstWords) or CLAUSE_END.search(piece[-1:]) is not None
-
-
-def as_clause(piece: str) -> str:
-    """The piece as the clause the next piece goes on from: first words with a comma after them."""
-    return f"{piece}," if isinstance(piece, FirstWords) else piece
+def ends_a_clause(piece: str) -> bool:
+    """The piece ends at a clause mark: the sentence goes on in the next piece."""
+    return CLAUSE_END.search(piece[-1:]) is not None
 
 
 def split_first_clause(pieces: list[str]) -> list[str]:
@@ -90,9 +79,10 @@ def split_first_clause(pieces: list[str]) -> list[str]:
 
 def split_first_words(pieces: list[str]) -> list[str]:
     """Cut a long first piece after its first few words, so the first audio waits for those only.
-    Text written without spaces (Japanese, Chinese) is left to the clause marks: Kokoro's Japanese cut
-    after a particle read back with a character error rate of 0.14 against 0.02 whole
-    (bench/tts_first_piece.py)."""
+    The head ends in a comma where it has no mark of its own: engines then say it as a phrase that
+    goes on (a continuing pitch and a short pause), not as the end of a sentence. Text written without
+    spaces (Japanese, Chinese) is left to the clause marks: Kokoro's Japanese cut after a particle read
+    back with a character error rate of 0.14 against 0.02 whole (bench/tts_first_piece.py)."""
     if not pieces:
         return pieces
     first = pieces[0]
@@ -105,4 +95,7 @@ def split_first_words(pieces: list[str]) -> list[str]:
         if words[count].lower().strip("\"'(") in PHRASE_STARTS
     ]
     count = min(at_phrase, key=lambda n: (abs(n - FIRST_PIECE_WORDS), n)) if at_phrase else fallback_cut(words)
-    return [FirstWords(" ".join(words[:count])), " ".join(words[count:]), *pieces[1:]]
+    head, rest = " ".join(words[:count]), " ".join(words[count:])
+    if head[-1].isalnum():
+        head += ","
+    return [head, rest, *pieces[1:]]

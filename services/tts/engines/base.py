@@ -1,7 +1,7 @@
 """The interface every TTS engine implements, and what it is asked to say."""
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import numpy as np
 
@@ -25,15 +25,6 @@ class TtsEngine(Protocol):
 
     def synthesize(self, sentence: str, voice: Voice) -> np.ndarray:
         """Float32 mono samples in [-1, 1] at `sample_rate` for one sentence (called off the event loop)."""
-        ...
-
-
-@runtime_checkable
-class ContinuesSentences(Protocol):
-    """An engine that can say a piece the way it sounds after the piece before it in the same sentence."""
-
-    def synthesize_after(self, before: str, sentence: str, voice: Voice) -> np.ndarray:
-        """Samples of `sentence` alone, as said right after `before` (not included)."""
         ...
 
 
