@@ -24,7 +24,8 @@ class AsrSettings(ServiceSettings):
         le=256,
         description="Threads of a second copy of the model for a file decoded while nothing else runs on "
         "it and no other process keeps the CPUs busy (CPU only), so a lone request uses the machine. 0: the "
-        "CPUs the process may use (affinity, cgroup quota); no copy is loaded when that is not more than ASR_CPU_THREADS.",
+        "CPUs the process may use (affinity, cgroup quota); no copy is loaded when that is not more than "
+        "ASR_CPU_THREADS.",
     )
     asr_workers: int = Field(
         2,
