@@ -46,6 +46,8 @@ def test_reference_events_round_trip(adapter: TypeAdapter, event: dict) -> None:
 def test_datachannel_events_are_the_references() -> None:
     assert datachannel.Transcription(text="Xin chào bạn.").wire() == {"type": "transcription", "text": "Xin chào bạn."}
     assert datachannel.AgentText(text=" giúp gì cho bạn?").wire() == {"type": "agent_text", "text": " giúp gì cho bạn?"}
+    replacing = datachannel.Transcription(text="Hold on, hold fast.", replaces_previous=True).wire()
+    assert replacing == {"type": "transcription", "text": "Hold on, hold fast.", "replaces_previous": True}
 
 
 def test_one_error_shape_with_optional_source_and_code() -> None:

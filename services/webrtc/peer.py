@@ -178,7 +178,7 @@ class Peer:
         if isinstance(event, TranscriptEvent):
             text = event.text.strip()
             if event.is_final and text:
-                self.send_event(Transcription(text=text))
+                self.send_event(Transcription(text=text, replaces_previous=event.replaces_previous))
         elif isinstance(event, AgentText):
             self.send_event(event)
         elif isinstance(event, FORWARDED_EVENTS):

@@ -11,6 +11,9 @@ class Transcription(WireEvent):
 
     type: Literal["transcription"] = "transcription"
     text: str
+    # Added: this transcription replaces the one just before it (the user went on after a turn the turn
+    # model had ended; see the stream's `replaces_previous`). Absent otherwise.
+    replaces_previous: bool | None = None
 
 
 __all__ = ["AgentText", "Transcription"]

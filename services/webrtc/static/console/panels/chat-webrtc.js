@@ -29,7 +29,9 @@ export async function startWebrtc(config, { onEvent, onLevel }, audio) {
   dc.onopen = () => onEvent({ type: "ready" });
   dc.onmessage = ({ data }) => {
     const msg = JSON.parse(data);
-    onEvent(msg.type === "transcription" ? { type: "transcript", text: msg.text, is_final: true } : msg);
+    onEvent(msg.type === "transcription"
+      ? { type: "transcript", text: msg.text, is_final: true, replaces_previous: msg.replaces_previous }
+      : msg);
   };
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
   stream.getTracks().forEach((t) => pc.addTrack(t, stream));

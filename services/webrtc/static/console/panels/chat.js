@@ -51,7 +51,13 @@ const HANDLERS = {
   ready: () => { setState("listening"); $("chat-text").disabled = false; $("chat-send").disabled = false; },
   transcript: (msg) => {
     if (!msg.is_final) return;
-    log("user transcription", msg.text);
+    const lines = $("chat-log").querySelectorAll("li.user");
+    if (msg.replaces_previous && lines.length) {
+      // The user went on after a turn the turn model had ended: the whole turn replaces the fragment.
+      lines[lines.length - 1].textContent = msg.text;
+    } else {
+      log("user transcription", msg.text);
+    }
     agentLine = null;
     newTurn();
   },

@@ -20,7 +20,9 @@ function onEvent(msg) {
   const latency = session?.lastVoiced ? Math.round(performance.now() - session.lastVoiced) : null;
   if (session) session.lastVoiced = null;
   $("live-partial").textContent = "";
-  $("live-finals").append(el("li", { class: "final" }, el("span", { class: "text" }, msg.text),
+  const finals = $("live-finals");
+  if (msg.replaces_previous && finals.lastElementChild) finals.lastElementChild.remove(); // the whole turn replaces it
+  finals.append(el("li", { class: "final" }, el("span", { class: "text" }, msg.text),
     latency === null ? null : el("span", { class: "latency" }, ` end of turn ${latency} ms`)));
   setVad("end of turn");
 }
