@@ -21,7 +21,6 @@ import argparse
 import re
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import soxr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.tts import median_seconds
 from services.asr.models import load_asr_model
 from services.asr.settings import AsrSettings
 from services.tts.engines.base import Voice
@@ -143,15 +143,6 @@ def spoken(text: str) -> str:
         return TENS[n // 10 - 2] + ("" if n % 10 == 0 else " " + ONES[n % 10])
 
     return re.sub(r"\b\d{1,2}\b", words, text)
-
-
-def median_seconds(synthesize, text: str, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        synthesize(text)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def transcript(whisper, audio: np.ndarray, rate: int, language: str) -> str:

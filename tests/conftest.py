@@ -16,7 +16,7 @@ import pytest
 
 # database_env: SQLite and a fresh PostgreSQL; service_app: a service's app built in this process;
 # console: the web console of the fleet in Chromium.
-pytest_plugins = ["tests.databases", "tests.in_process", "tests.console_page"]
+pytest_plugins = ["tests.databases", "tests.in_process", "tests.console_page", "tests.helm_render"]
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VOICEFLEET_TEST_DATA", REPO.parent / "shared" / "data"))

@@ -44,6 +44,19 @@ def user_turns(events: list[dict]) -> list[str]:
     return turns
 
 
+def stream_events(client, audio: np.ndarray, query: str) -> list[dict]:
+    """Stream `audio` to a TestClient's /ws/transcribe/vad in 100 ms chunks (as fast as they go: turn ends are
+    decided on the stream's clock), then `end`; every event."""
+    with client.websocket_connect(f"/ws/transcribe/vad?{query}") as ws:
+        for start in range(0, audio.size, RATE // 10):
+            ws.send_text(audio_message(audio[start : start + RATE // 10]))
+        ws.send_text(json.dumps({"type": "end"}))
+        events = []
+        while (message := ws.receive())["type"] != "websocket.close":
+            events.append(json.loads(message["text"]))
+    return events
+
+
 def audio_message(samples: np.ndarray) -> str:
     pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
     return json.dumps({"audio_event": {"audio_base_64": base64.b64encode(pcm).decode()}})

@@ -1,4 +1,4 @@
-"""API keys in the Helm chart (offline, Helm's Go SDK as in test_helm_chart.py): keys are on, the Secret holds a
+"""API keys in the Helm chart (offline, Helm's Go SDK as in tests/helm_render.py): keys are on, the Secret holds a
 generated admin key of the catalog's form and a service token (or the given ones), every service reads the
 token and the catalog the admin key from it, the others check keys at the catalog, `helm test` sends the key."""
 
@@ -9,7 +9,7 @@ from helm_python.chart import Chart
 from helm_python.errors import HelmValuesError
 
 from services.common.auth import key_id
-from tests.test_helm_chart import CHART, NAMESPACE, PREFIX, RELEASE, Rendered, container, settings_class
+from tests.helm_render import CHART, NAMESPACE, PREFIX, RELEASE, Rendered, container, settings_class
 
 SERVICES = ("asr", "voice", "tts", "catalog", "voicechat", "webrtc")
 GIVEN_KEY = "vf_givenadmin01_" + "K" * 43

@@ -1,4 +1,4 @@
-"""The Helm chart with a TURN secret (offline, Helm's Go SDK as in test_helm_chart.py): TURN_SECRET lands in
+"""The Helm chart with a TURN secret (offline, Helm's Go SDK as in tests/helm_render.py): TURN_SECRET lands in
 the Secret only, webrtc reads it from there, and webrtc's settings accept the Secret and its ConfigMap."""
 
 import base64
@@ -8,7 +8,7 @@ import pytest
 from helm_python.chart import Chart
 from helm_python.errors import HelmValuesError
 
-from tests.test_helm_chart import CHART, NAMESPACE, PREFIX, RELEASE, Rendered, container, settings_class
+from tests.helm_render import CHART, NAMESPACE, PREFIX, RELEASE, Rendered, container, settings_class
 
 TURN_SECRET = "turn-static-auth-s3cret-77"
 TURN_URLS = ["turn:turn.example.org:3478", "turns:turn.example.org:5349"]

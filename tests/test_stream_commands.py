@@ -2,7 +2,6 @@
 after a long read passage gets its final, and a short turn whose quick decode loops is read again with a
 longer padding, not the whole 30 s window."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from services.asr.models import load_asr_model
 from services.asr.settings import AsrSettings
 from services.asr.transcriber import Transcriber
 from tests.in_process import ServiceApp
-from tests.streaming import audio_message, user_turns
+from tests.streaming import stream_events, user_turns
 from tests.text import normalize
 from tests.word_recall import load
 
@@ -23,14 +22,7 @@ BED_LIGHT = "spoof/en_stp_human_set_Bed_Light_brightness_to_50_percent.wav"
 
 
 def turns(client, audio: np.ndarray, query: str) -> list[str]:
-    with client.websocket_connect(f"/ws/transcribe/vad?{query}") as ws:
-        for start in range(0, audio.size, RATE // 10):
-            ws.send_text(audio_message(audio[start : start + RATE // 10]))
-        ws.send_text(json.dumps({"type": "end"}))
-        events = []
-        while (message := ws.receive())["type"] != "websocket.close":
-            events.append(json.loads(message["text"]))
-    return [normalize(text) for text in user_turns(events)]
+    return [normalize(text) for text in user_turns(stream_events(client, audio, query))]
 
 
 @pytest.mark.slow  # Whisper decodes every turn on CPU

@@ -7,7 +7,6 @@ WhisperFeatureExtractor(chunk_length=8) (checked once in a scratch venv with tra
 dependency) on the model inputs of en_jfk, en_LJ050-0131, sb_spk1_snt1 and LibriSpeech 2414-0002: max abs
 difference 6.5e-5 (the features span about [-1.5, 1.5])."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from services.asr.streaming.turn_model import SAMPLES, TurnModel, model_input
 from services.asr.streaming.turns import TurnCheck, TurnDetector, TurnSettings
 from services.asr.streaming.vad import WINDOW, StreamingVad
 from tests.in_process import ServiceApp
-from tests.streaming import audio_message, user_turns
+from tests.streaming import stream_events, user_turns
 from tests.text import normalize
 from tests.word_recall import load
 
@@ -81,19 +80,6 @@ def test_the_model_says_complete_after_a_finished_sentence_and_not_inside_one() 
     # LJ050-0131 is cut by its corpus inside a sentence: "...thereunder. In this regard"
     *_, (_, cut) = checks(load("asr/en_LJ050-0131.wav"))
     assert model.complete_probability(cut.audio) < 0.5
-
-
-def stream_events(client: TestClient, audio: np.ndarray, query: str) -> list[dict]:
-    """Stream `audio` in 100 ms chunks (as fast as they go: turn ends are decided on the stream's clock),
-    then `end`; every event."""
-    with client.websocket_connect(f"/ws/transcribe/vad?{query}") as ws:
-        for start in range(0, audio.size, RATE // 10):
-            ws.send_text(audio_message(audio[start : start + RATE // 10]))
-        ws.send_text(json.dumps({"type": "end"}))
-        events = []
-        while (message := ws.receive())["type"] != "websocket.close":
-            events.append(json.loads(message["text"]))
-    return events
 
 
 def finals(client: TestClient, audio: np.ndarray, query: str) -> list[str]:
