@@ -4,7 +4,7 @@ for the slower thread at every step (measured on 2 shared cores: 2 threads 2.1 s
 for the same clip), so a lone request takes the solo copy only when the cores are free of others' work.
 
 A daemon thread reads /proc/stat (the CPUs of the process's affinity) and the process's own CPU time every
-SAMPLE_S; free = the idle share of those CPUs plus the share this process used itself. Where /proc/stat
+SAMPLE_S (100 ms); free = the idle share of those CPUs plus the share this process used itself. Where /proc/stat
 cannot be read the reading is every CPU (the solo copy then runs whenever the model is idle, as before)."""
 
 import os
@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-SAMPLE_S = 0.25
+SAMPLE_S = 0.1  # short: a reading lags the CPUs by at most two samples
 PROC_STAT = Path("/proc/stat")
 
 
