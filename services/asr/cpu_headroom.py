@@ -44,12 +44,11 @@ class CpuHeadroom:
     def __init__(self, cpus: set[int] | None = None) -> None:
         self.cpus = cpus if cpus is not None else os.sched_getaffinity(0)
         self.free = float(len(self.cpus))
-        self._started = False
 
     def start(self) -> None:
-        if self._started or not self._reading():
+        """Once, at start-up (nothing is started where /proc/stat cannot be read)."""
+        if self._reading() is None:
             return
-        self._started = True
         threading.Thread(target=self._sample, name="asr-cpu-headroom", daemon=True).start()
 
     def _reading(self) -> tuple[float, float, float] | None:

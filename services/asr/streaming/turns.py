@@ -249,16 +249,16 @@ class TurnDetector:
         if not self.in_turn or self.turn != check.turn or self._speech_end != check.speech_end:
             return None
         held = HeldTurn(
-            self.turn,
-            self._windows,
-            self._speech_end,
-            self._speech_end,
-            self._silence_run,
-            self._voiced_windows,
-            self._next_partial,
-            self._turn_started,
-            self.gap_before_turn_s,
-            self.last_turn_ended,
+            turn=self.turn,
+            windows=self._windows,
+            speech_end=self._speech_end,
+            ended_speech_end=self._speech_end,
+            silence_run=self._silence_run,
+            voiced_windows=self._voiced_windows,
+            next_partial=self._next_partial,
+            turn_started=self._turn_started,
+            gap_before=self.gap_before_turn_s,
+            last_turn_ended=self.last_turn_ended,
         )
         ended = self.end_turn(by_model=True)
         self._held = held
