@@ -9,13 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+SHUTDOWN_POLL_S = 0.02  # how often a server looks for its stop: each test stops four of them
+
 
 class ConnectionCounter:
     """A TCP listener that accepts, counts and closes: the redirect target nothing may reach."""
 
     def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
+        self.sock.settimeout(SHUTDOWN_POLL_S)
         self.port = self.sock.getsockname()[1]
         self.connections = 0
         self._stop = threading.Event()
@@ -63,7 +65,7 @@ class HttpServer:
         self.httpd.owner = self
         self.port = self.httpd.server_address[1]
         self.requests: list[dict[str, str]] = []  # the headers of every request, lower-case names
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True).start()
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         raise NotImplementedError

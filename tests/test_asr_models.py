@@ -11,6 +11,7 @@ from services.asr.models import (
     assemble_embedded,
     load_asr_model,
     resolve_model_path,
+    solo_threads,
 )
 from services.asr.settings import AsrSettings
 from services.common.errors import ModelUnavailable
@@ -77,3 +78,10 @@ def test_a_model_still_loading_answers_503_with_retry_after() -> None:
     assert raised.value.headers["Retry-After"] == "5"
     model.load(object)
     assert model.get() is not None and "load_seconds" in model.status()
+
+
+def test_a_solo_copy_only_where_it_has_more_threads_than_a_worker() -> None:
+    """ASR_SOLO_THREADS=1 (or no more than ASR_CPU_THREADS) loads no solo copy; 0 means every CPU."""
+    assert solo_threads(AsrSettings(asr_solo_threads=1)) == 0
+    assert solo_threads(AsrSettings(asr_solo_threads=4, asr_cpu_threads=4)) == 0
+    assert solo_threads(AsrSettings(asr_solo_threads=4, asr_cpu_threads=1)) == 4

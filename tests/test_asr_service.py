@@ -6,6 +6,7 @@ streams beside files."""
 import asyncio
 import json
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -15,12 +16,12 @@ import httpx
 import numpy as np
 import pytest
 import websockets
-from starlette.testclient import WebSocketTestSession
+from starlette.testclient import TestClient, WebSocketTestSession
 
 from services.asr.models import available_cpus
 from tests.audio_files import wav_bytes
 from tests.conftest import DATA, wait_until
-from tests.in_process import ServiceApp
+from tests.in_process import ServiceApp, running_service
 from tests.processes import service_process
 from tests.streaming import Received, audio_message, receive_all
 from tests.text import normalize
@@ -36,6 +37,25 @@ DEAD_VOICE_URL = "http://127.0.0.1:8298"  # nothing listens there during the tes
 
 def asr_process(tmp_path: Path, **env: str) -> AbstractContextManager[str]:
     return service_process("services.asr.main:app", PORT, tmp_path, **env)
+
+
+@pytest.fixture(scope="module")
+def asr_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the tests below that each need one setting away from the defaults, none of which the others
+    touch (loading the model once per test was most of their time): one file worker and a queue of one, a
+    1 s idle timeout, a voice service that is not there and a diarization pipeline that cannot load."""
+    data_dir = tmp_path_factory.mktemp("asr")
+    pipeline_dir = data_dir / "my-pipeline"
+    pipeline_dir.mkdir()
+    env = {
+        "ASR_WORKERS": "1",
+        "ASR_QUEUE_SIZE": "1",
+        "STREAM_IDLE_TIMEOUT_S": "1",
+        "VOICE_URL": DEAD_VOICE_URL,
+        "DIARIZATION_MODEL": str(pipeline_dir),
+    }
+    with running_service("asr", data_dir, **env) as client:
+        yield client
 
 
 def test_missing_model_answers_503_with_the_reason(service_app: ServiceApp, tmp_path: Path) -> None:
@@ -58,12 +78,12 @@ def rejections(client: httpx.Client) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def test_requests_past_the_queue_bound_get_503_with_retry_after(service_app: ServiceApp, tmp_path: Path) -> None:
-    with service_app("asr", tmp_path, ASR_WORKERS="1", ASR_QUEUE_SIZE="1") as client:
-        before = rejections(client)
-        with ThreadPoolExecutor(6) as senders:  # six requests at once, each on its own thread
-            responses = list(senders.map(lambda _: client.post("/transcribe", files={"file": SHORT_CLIP}), range(6)))
-        counted = rejections(client) - before
+def test_requests_past_the_queue_bound_get_503_with_retry_after(asr_app: TestClient) -> None:
+    """One worker and a queue of one."""
+    before = rejections(asr_app)
+    with ThreadPoolExecutor(6) as senders:  # six requests at once, each on its own thread
+        responses = list(senders.map(lambda _: asr_app.post("/transcribe", files={"file": SHORT_CLIP}), range(6)))
+    counted = rejections(asr_app) - before
     codes = sorted(r.status_code for r in responses)
     assert codes.count(200) >= 2, codes  # one running + one queued always fit
     rejected = [r for r in responses if r.status_code == 503]
@@ -182,23 +202,18 @@ def until_closed(ws: WebSocketTestSession) -> tuple[list[dict], dict]:
         waiter.shutdown(wait=False)
 
 
-def test_idle_stream_is_closed_cleanly(service_app: ServiceApp, tmp_path: Path) -> None:
-    with (
-        service_app("asr", tmp_path, STREAM_IDLE_TIMEOUT_S="1") as client,
-        client.websocket_connect("/ws/transcribe/vad") as ws,
-    ):
+def test_idle_stream_is_closed_cleanly(asr_app: TestClient) -> None:
+    """STREAM_IDLE_TIMEOUT_S=1."""
+    with asr_app.websocket_connect("/ws/transcribe/vad") as ws:
         _, closed = until_closed(ws)
     assert (closed["code"], closed["reason"]) == (1001, "idle timeout")
 
 
-def test_an_unreachable_profiler_is_one_error_and_transcripts_go_on(service_app: ServiceApp, tmp_path: Path) -> None:
+def test_an_unreachable_profiler_is_one_error_and_transcripts_go_on(asr_app: TestClient) -> None:
     """VOICE_URL points nowhere: a stream that asked for profiles is told so once and keeps transcribing."""
     silence = np.zeros(RATE, np.float32)
     two_turns = np.concatenate([load("asr/sb_spk1_snt1.wav"), silence, load("asr/sb_spk2_snt1.wav"), silence])
-    with (
-        service_app("asr", tmp_path, VOICE_URL=DEAD_VOICE_URL) as client,
-        client.websocket_connect("/ws/transcribe/vad?ssap=true") as ws,
-    ):
+    with asr_app.websocket_connect("/ws/transcribe/vad?ssap=true") as ws:
         for offset in range(0, two_turns.size, RATE // 10):  # 100 ms chunks, as fast as they go
             ws.send_text(audio_message(two_turns[offset : offset + RATE // 10]))
         ws.send_text(json.dumps({"type": "end"}))
@@ -210,23 +225,19 @@ def test_an_unreachable_profiler_is_one_error_and_transcripts_go_on(service_app:
     assert not [e for e in events if e["type"] == "ssap"], events
 
 
-def test_a_diarization_model_that_cannot_load_is_reported_and_transcribe_still_works(
-    service_app: ServiceApp, tmp_path: Path
-) -> None:
-    pipeline_dir = tmp_path / "my-pipeline"
-    pipeline_dir.mkdir()
-    with service_app("asr", tmp_path, DIARIZATION_MODEL=str(pipeline_dir)) as client:
+def test_a_diarization_model_that_cannot_load_is_reported_and_transcribe_still_works(asr_app: TestClient) -> None:
+    """DIARIZATION_MODEL is a directory that holds no pipeline."""
 
-        def diarizer_settled() -> bool:
-            return client.get("/readyz").json()["diarization"].get("state") != "loading"
+    def diarizer_settled() -> bool:
+        return asr_app.get("/readyz").json()["diarization"].get("state") != "loading"
 
-        wait_until(diarizer_settled, 60, "the diarizer to load or fail")
-        assert "pyannote.audio" in client.get("/readyz").json()["diarization"]["error"]
-        diarized = client.post("/transcribe-with-property", files={"file": JFK})
-        assert diarized.status_code == 503
-        assert "diarization unavailable" in diarized.json()["detail"]
-        plain = client.post("/transcribe", files={"file": JFK})
-        assert plain.status_code == 200 and "country" in plain.json()["text"]
+    wait_until(diarizer_settled, 60, "the diarizer to load or fail")
+    assert "pyannote.audio" in asr_app.get("/readyz").json()["diarization"]["error"]
+    diarized = asr_app.post("/transcribe-with-property", files={"file": JFK})
+    assert diarized.status_code == 503
+    assert "diarization unavailable" in diarized.json()["detail"]
+    plain = asr_app.post("/transcribe", files={"file": SHORT_CLIP})
+    assert plain.status_code == 200 and "small dog" in normalize(plain.json()["text"])
 
 
 def solo_decodes(client: httpx.Client) -> float:
@@ -235,35 +246,23 @@ def solo_decodes(client: httpx.Client) -> float:
 
 
 @pytest.mark.skipif(available_cpus() < 2, reason="a solo model needs more than one CPU")
-def test_a_lone_request_is_decoded_with_every_cpu_and_reads_the_same(service_app: ServiceApp, tmp_path: Path) -> None:
-    """Nothing else on the model and the CPUs free of other work: the solo copy (every CPU thread) decodes
-    it, to the same text as a worker with one thread; with ASR_SOLO_THREADS=1 no copy is loaded."""
-    with service_app("asr", tmp_path) as client:
-        assert client.get("/readyz").json()["solo_threads"] == available_cpus()
-        # The machine's other load is not the test's to choose: the reading is pinned to "every CPU free".
-        client.app.state.asr.cpu_headroom = SimpleNamespace(free=float(available_cpus()))
-        before = solo_decodes(client)
-        solo = client.post("/transcribe", files={"file": JFK}, data={"language": "en"})
-        assert solo.status_code == 200, solo.text
-        assert solo_decodes(client) == before + 1
-    with service_app("asr", tmp_path, ASR_SOLO_THREADS="1") as client:
-        assert client.get("/readyz").json()["solo_threads"] == 0
-        before = solo_decodes(client)
-        one_thread = client.post("/transcribe", files={"file": JFK}, data={"language": "en"})
-        assert solo_decodes(client) == before
-    assert normalize(solo.json()["text"]) == normalize(one_thread.json()["text"])
-
-
-@pytest.mark.skipif(available_cpus() < 2, reason="a solo model needs more than one CPU")
-def test_a_lone_request_stays_on_one_thread_while_other_processes_keep_the_cpus_busy(
-    service_app: ServiceApp, tmp_path: Path
-) -> None:
-    """Split over cores that others keep busy, a decode waits for its slowest thread at every step: with the
-    CPUs taken by other work (the reading pinned to none free), the lone request goes to a worker."""
-    with service_app("asr", tmp_path) as client:
-        client.app.state.asr.cpu_headroom = SimpleNamespace(free=0.0)
-        before = solo_decodes(client)
-        response = client.post("/transcribe", files={"file": JFK}, data={"language": "en"})
-        assert response.status_code == 200, response.text
-        assert solo_decodes(client) == before
-        assert "country" in response.json()["text"]
+def test_a_lone_request_takes_every_cpu_only_while_they_are_free_and_reads_the_same(asr_app: TestClient) -> None:
+    """Nothing else on the model and the CPUs free of other work: the solo copy (every CPU thread) decodes it.
+    Split over cores that others keep busy, a decode would wait for its slowest thread at every step: with
+    the CPUs taken (the reading pinned to none free), the lone request goes to a one-thread worker, and reads
+    the same. The machine's own load is not the test's to choose, so the reading is pinned both times."""
+    assert asr_app.get("/readyz").json()["solo_threads"] == available_cpus()
+    service = asr_app.app.state.asr
+    headroom, texts = service.cpu_headroom, {}
+    try:
+        for free, solo_added in ((float(available_cpus()), 1), (0.0, 0)):
+            service.cpu_headroom = SimpleNamespace(free=free)
+            before = solo_decodes(asr_app)
+            response = asr_app.post("/transcribe", files={"file": SHORT_CLIP}, data={"language": "en"})
+            assert response.status_code == 200, response.text
+            assert solo_decodes(asr_app) == before + solo_added, free
+            texts[free] = normalize(response.json()["text"])
+    finally:
+        service.cpu_headroom = headroom
+    assert "small dog" in texts[0.0]
+    assert texts[0.0] == texts[float(available_cpus())]

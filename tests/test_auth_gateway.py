@@ -119,6 +119,7 @@ async def typed_turn(url: str, **connect: object) -> tuple[list[dict], int]:
                 return events, audio
 
 
+@pytest.mark.slow  # four processes behind the gateway, tts loading every engine
 async def test_a_chat_key_speaks_through_the_fleet_with_keys_on(chat_gateway: str) -> None:
     """A key with only the chat scope: the voice chat calls tts (and tts the catalog) on its behalf with the
     fleet's token, so the agent answers aloud; without a key the session is refused."""

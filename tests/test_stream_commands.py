@@ -34,7 +34,7 @@ def test_commands_after_long_passages_keep_every_word(service_app: ServiceApp, t
     pause = np.zeros(4 * RATE, np.float32)
     clips = [PASSAGE, NEXT, "speaker/libri_testother_1998_1998-15444-0001.flac", BED_LIGHT]
     audio = np.concatenate([piece for clip in clips for piece in (load(clip), pause)])
-    with service_app("asr", tmp_path) as client:
+    with service_app("asr", tmp_path, ASR_SOLO_THREADS="1") as client:  # no file decodes: no solo copy
         finals = turns(client, audio, f"silence_ms=500&language=en&turn_model={turn_model}")
     assert len(finals) == 4 and "silly" in finals[0] and finals[1] == "next", finals
     assert finals[3].startswith("set bed light brightness"), finals

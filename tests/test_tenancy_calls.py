@@ -140,7 +140,7 @@ def test_an_asr_stream_profiles_its_turns_with_the_callers_key(service_app: Serv
     try:
         with (
             tenant_catalog(tmp_path) as t,
-            service_app("asr", tmp_path / "asr", **t.env(VOICE_URL=voice.url)) as asr,
+            service_app("asr", tmp_path / "asr", **t.env(VOICE_URL=voice.url, ASR_SOLO_THREADS="1")) as asr,
             asr.websocket_connect("/ws/transcribe/vad?ssap=true", headers=t.alice) as ws,
         ):
             for offset in range(0, turn.size, 1600):  # 100 ms chunks

@@ -110,7 +110,7 @@ def test_the_model_ends_a_finished_sentence_early_and_a_turn_the_user_goes_on_wi
     sentence at the short pause (an early final); the user goes on before silence_ms, so the turn goes on and
     its final replaces the early one: the same turns, every word in them, as the silence-only rule. At
     silence_ms 500 the pause ends the turn either way: two finals, neither replacing."""
-    with service_app("asr", tmp_path) as client:
+    with service_app("asr", tmp_path, ASR_SOLO_THREADS="1") as client:  # streams only: no solo copy
         assert client.get("/readyz").json()["turn_model"]["model"] == MODEL
         assert "load_seconds" in client.get("/readyz").json()["turn_model"]
         with_model = stream_events(client, two_sentences(), "silence_ms=1500&turn_model=true")
@@ -124,8 +124,9 @@ def test_the_model_ends_a_finished_sentence_early_and_a_turn_the_user_goes_on_wi
             "silence_ms=1500&turn_model=true",
         )
     (early, first_replaced), (whole, replaces) = wire_finals(with_model)
-    assert "sheet" in early and "living" not in early and not first_replaced, with_model
-    assert replaces and "sheet" in whole and "living" in whole, with_model
+    # "sheet" reads "sheed" in the whole turn on some CPUs (int8 kernels differ): the test is that nothing is lost
+    assert "yellow pad" in early and "living" not in early and not first_replaced, with_model
+    assert replaces and "yellow pad" in whole and "living" in whole, with_model
     assert len(without) == 1 and [normalize(t) for t in user_turns(with_model)] == without, (with_model, without)
     assert by_default == without, by_default
     assert [replaced for _, replaced in wire_finals(split)] == [False, False], split
@@ -142,7 +143,7 @@ def test_the_model_ends_a_finished_sentence_early_and_a_turn_the_user_goes_on_wi
 def test_without_a_model_streams_end_turns_on_silence_and_readiness_says_why(
     service_app: ServiceApp, tmp_path: Path, setting: str, error: str
 ) -> None:
-    with service_app("asr", tmp_path, STREAM_TURN_MODEL=setting) as client:
+    with service_app("asr", tmp_path, STREAM_TURN_MODEL=setting, ASR_SOLO_THREADS="1") as client:
         ready = client.get("/readyz")
         text = finals(client, two_sentences(), "silence_ms=500&turn_model=true")
         one_turn = finals(client, two_sentences(), "silence_ms=1500&turn_model=true")
