@@ -1,6 +1,7 @@
 """The stream turn model's false early ends and lost words, against the silence-only rule.
 
 Usage: .venv/bin/python bench/turn_model.py [--silence 300 500] [--conversations 4] [--no-words]
+       [--realtime] [--only conversations|read speech]
 
 Audio the model was not tuned on: every English read-speech clip of the shared data (asr/, the 15
 LibriSpeech test-other clips of speaker/: long read speech with pauses inside sentences) and simulated
@@ -17,13 +18,16 @@ punctuation as the sentence reference. The end of an item is never counted.
 Lost words (unless --no-words): the items streamed through the ASR app (in process, real session, real
 Whisper) with the model on and off (`turn_model=false`), at the largest `silence_ms`; recall of the raw
 engine's words in the finals (jiwer hits / raw words) and the number of finals, a final that
-`replaces_previous` taking the place of the one before it.
+`replaces_previous` taking the place of the one before it. Audio goes as fast as the decodes go, unless
+--realtime: then 100 ms chunks at the microphone's pace, as a voice agent's user sends them (a turn's
+prompt is the previous turn's latest text, and which text that is depends on what is decoded first).
 """
 
 import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import jiwer
@@ -117,10 +121,13 @@ def count_ends(model: TurnModel, corpus, raw: dict, silence: list[int], threshol
     return table
 
 
-def stream_finals(client, audio: np.ndarray, query: str) -> list[str]:
+def stream_finals(client, audio: np.ndarray, query: str, realtime: bool) -> list[str]:
     audio = np.concatenate([audio, np.zeros(int(TAIL_S * RATE), np.float32)])
     with client.websocket_connect(f"/ws/transcribe/vad?{query}") as ws:
+        began = time.monotonic()
         for start in range(0, audio.size, CHUNK):
+            if realtime:
+                time.sleep(max(0.0, began + start / RATE - time.monotonic()))
             ws.send_text(audio_message(audio[start : start + CHUNK]))
         ws.send_text(json.dumps({"type": "end"}))
         events = []
@@ -129,7 +136,7 @@ def stream_finals(client, audio: np.ndarray, query: str) -> list[str]:
     return user_turns(events)
 
 
-def word_recall(corpus, raw: dict, silence_ms: int) -> tuple[dict, list[str]]:
+def word_recall(corpus, raw: dict, silence_ms: int, realtime: bool) -> tuple[dict, list[str]]:
     """(rule, audio) -> [hits, raw words, finals]; and the items where the model's finals have fewer hits."""
     totals: dict = {}
     worse = []
@@ -138,7 +145,7 @@ def word_recall(corpus, raw: dict, silence_ms: int) -> tuple[dict, list[str]]:
             reference = normalize(" ".join(text for _, text in raw[name]))
             hits = {}
             for label, query in (("model", "&turn_model=true"), ("silence only", "&turn_model=false")):
-                finals = stream_finals(client, audio, f"silence_ms={silence_ms}&language=en{query}")
+                finals = stream_finals(client, audio, f"silence_ms={silence_ms}&language=en{query}", realtime)
                 hypothesis = normalize(" ".join(finals))
                 hits[label] = jiwer.process_words(reference, hypothesis).hits if hypothesis and reference else 0
                 t = totals.setdefault((label, group(name)), [0, 0, 0])
@@ -154,8 +161,10 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=4)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5])
     parser.add_argument("--no-words", action="store_true")
+    parser.add_argument("--realtime", action="store_true", help="stream the words' items at the microphone's pace")
+    parser.add_argument("--only", choices=["conversations", "read speech"], help="one group of items")
     args = parser.parse_args()
-    corpus = items(args.conversations)
+    corpus = [item for item in items(args.conversations) if args.only in (None, group(item[0]))]
     engine = load_asr_model(AsrSettings())
     raw = {name: raw_words(engine, audio) for name, audio in corpus}
     seconds = sum(a.size for _, a in corpus) / RATE
@@ -173,10 +182,11 @@ def main() -> None:
     if args.no_words:
         return
     ms = max(args.silence)
-    print(f"\nWords, silence_ms {ms}: recall of the raw engine's words in the finals")
+    pace = "at the microphone's pace" if args.realtime else "as fast as decoded"
+    print(f"\nWords, silence_ms {ms}, {pace}: recall of the raw engine's words in the finals")
     print("| rule | audio | recall | finals |")
     print("|---|---|---|---|")
-    totals, worse = word_recall(corpus, raw, ms)
+    totals, worse = word_recall(corpus, raw, ms, args.realtime)
     for (label, kind), (hits, words, finals) in sorted(totals.items()):
         print(f"| {label} | {kind} | {hits / words:.3f} ({words - hits} of {words} words missing) | {finals} |")
     print("\nItems where the model's finals hold fewer of the raw engine's words:", "; ".join(worse) or "none")

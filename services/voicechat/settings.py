@@ -67,12 +67,12 @@ class VoicechatSettings(ServiceSettings):
         "AGENT_TURN_MODEL it is the upper bound for a turn the model does not find complete.",
     )
     agent_turn_model: bool = Field(
-        False,
+        True,
         description="Ask the ASR's turn model to end a turn it finds complete after a 200 ms pause (query "
         "`turn_model=true`): first audio about a third sooner. A turn the user goes on with before "
         "AGENT_SILENCE_MS is carried on and answered whole (its final replaces the early one, and the reply "
-        "to the fragment is cut), but on simulated conversations the finals still kept fewer words than on "
-        "silence alone (docs/BENCHMARKS.md, turn-completion model). Off: turns end on silence.",
+        "to the fragment is cut), so the finals keep the words of silence alone (docs/BENCHMARKS.md, "
+        "turn-completion model). Off: turns end on silence only, and a reply never starts on a fragment.",
     )
     follow_up_after_s: float = Field(
         8.0, gt=0, description="Silence after the agent's reply has played out before it follows up."
