@@ -161,11 +161,17 @@ def test_where_a_key_is_found() -> None:
     assert find_key(scope({"authorization": "bearer  vf_lower "})) == "vf_lower"
 
 
-@pytest.fixture
-def catalog_process(tmp_path: Path) -> Iterator[str]:
-    """A real catalog (uvicorn process, auth on, an admin key), for the services that ask it over HTTP."""
+@pytest.fixture(scope="module")
+def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("catalog")
+
+
+@pytest.fixture(scope="module")
+def catalog_process(catalog_dir: Path) -> Iterator[str]:
+    """A real catalog (uvicorn process, auth on, an admin key), for the services that ask it over HTTP; one
+    for the module (each test makes keys of its own)."""
     env = {"AUTH_REQUIRED": "true", "ADMIN_API_KEY": ADMIN_KEY, "LOG_JSON": "false"}
-    with service_process("services.catalog.main:app", CATALOG_PORT, tmp_path / "catalog", **env) as url:
+    with service_process("services.catalog.main:app", CATALOG_PORT, catalog_dir, **env) as url:
         yield url
 
 
@@ -242,11 +248,11 @@ def test_websocket_keys_by_query_and_subprotocol(service_app: ServiceApp, tmp_pa
 
 
 @pytest.mark.service  # a catalog process
-def test_query_keys_never_reach_the_logs(tmp_path: Path, catalog_process: str, capfd) -> None:
+def test_query_keys_never_reach_the_logs(catalog_dir: Path, catalog_process: str, capfd) -> None:
     key = new_key(catalog_process, "gina", ["catalog"])["key"]
     assert httpx.get(f"{catalog_process}/api/speakers", params={"api_key": key}).status_code == 200
     assert httpx.get(f"{catalog_process}/api/speakers", params={"api_key": key + "x"}).status_code == 401
-    log = (tmp_path / "catalog" / f"catalog-{CATALOG_PORT}.log").read_text()
+    log = (catalog_dir / f"catalog-{CATALOG_PORT}.log").read_text()
     assert "GET /api/speakers HTTP/1.1" in log  # the access lines are there,
     assert key not in log and "api_key" not in log  # without the key (taken out of the query string)
     configure_logging("test")  # and any line that still holds one (say, a request refused before) is redacted

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from websockets.sync.server import ServerConnection, serve
 from tests.conftest import wait_until
 from tests.in_process import ServiceApp
 from tests.streaming import audio_message
-from tests.tenants import cloning_speaker, tenant_catalog
+from tests.tenants import Tenants, cloning_speaker, tenant_catalog
 from tests.webrtc_peer import CallerPeer
 from tests.word_recall import load
 
@@ -52,18 +53,27 @@ class HandshakeRecorder:
         self._server.shutdown()
 
 
-def test_a_voice_chat_session_calls_the_configured_asr_with_its_key(service_app: ServiceApp, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
+    """One catalog with keys on for the module: each test's services check alice's and bob's keys with it."""
+    with tenant_catalog(tmp_path_factory.mktemp("tenants")) as t:
+        yield t
+
+
+def test_a_voice_chat_session_calls_the_configured_asr_with_its_key(
+    service_app: ServiceApp, tmp_path: Path, tenants: Tenants
+) -> None:
     configured, clients = HandshakeRecorder(), HandshakeRecorder()
     client_url = f"ws://127.0.0.1:{clients.port}/asr"
+    t = tenants
     try:
-        with tenant_catalog(tmp_path) as t:
-            env = t.env(ASR_WS_URL=f"ws://127.0.0.1:{configured.port}/asr", ALLOWED_URLS=json.dumps([client_url]))
-            with service_app("voicechat", tmp_path / "voicechat", **env) as chat:
-                for config, recorder in (({"type": "config"}, configured), ({"asr_ws_url": client_url}, clients)):
-                    with chat.websocket_connect("/ws/voice-chat", headers=t.alice) as ws:
-                        ws.send_json({"type": "config", **config})
-                        assert ws.receive_json()["type"] == "ready"
-                        wait_until(lambda r=recorder: r.authorizations, 10, "the session's ASR handshake")
+        env = t.env(ASR_WS_URL=f"ws://127.0.0.1:{configured.port}/asr", ALLOWED_URLS=json.dumps([client_url]))
+        with service_app("voicechat", tmp_path / "voicechat", **env) as chat:
+            for config, recorder in (({"type": "config"}, configured), ({"asr_ws_url": client_url}, clients)):
+                with chat.websocket_connect("/ws/voice-chat", headers=t.alice) as ws:
+                    ws.send_json({"type": "config", **config})
+                    assert ws.receive_json()["type"] == "ready"
+                    wait_until(lambda r=recorder: r.authorizations, 10, "the session's ASR handshake")
     finally:
         configured.close()
         clients.close()
@@ -85,11 +95,12 @@ def offer_sdp() -> str:
 
 
 def test_a_webrtc_peer_gets_the_callers_speakers_its_key_and_its_candidates_only(
-    service_app: ServiceApp, tmp_path: Path
+    service_app: ServiceApp, tmp_path: Path, tenants: Tenants
 ) -> None:
     chat = HandshakeRecorder(answer_ready=True)  # the voice chat
+    t = tenants
     try:
-        with tenant_catalog(tmp_path) as t, httpx.Client(base_url=t.catalog, timeout=30) as http:
+        with httpx.Client(base_url=t.catalog, timeout=30) as http:
             voice = cloning_speaker(http, t.alice)["id"]
             env = t.env(CATALOG_URL=t.catalog, VOICECHAT_WS_URL=f"ws://127.0.0.1:{chat.port}/ws/voice-chat")
             with service_app("webrtc", tmp_path / "webrtc", **env) as webrtc:
@@ -134,12 +145,14 @@ class ProfileRecorder(ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
-def test_an_asr_stream_profiles_its_turns_with_the_callers_key(service_app: ServiceApp, tmp_path: Path) -> None:
+def test_an_asr_stream_profiles_its_turns_with_the_callers_key(
+    service_app: ServiceApp, tmp_path: Path, tenants: Tenants
+) -> None:
     voice = ProfileRecorder()
     turn = np.concatenate([load("asr/sb_spk1_snt1.wav"), np.zeros(16_000, np.float32)])
+    t = tenants
     try:
         with (
-            tenant_catalog(tmp_path) as t,
             service_app("asr", tmp_path / "asr", **t.env(VOICE_URL=voice.url, ASR_SOLO_THREADS="1")) as asr,
             asr.websocket_connect("/ws/transcribe/vad?ssap=true", headers=t.alice) as ws,
         ):
