@@ -5,6 +5,7 @@ import numpy as np
 
 from services.asr.streaming.turns import TurnDetector, TurnEnded, TurnSettings
 from services.asr.streaming.vad import WINDOW, StreamingVad
+from tests.test_stream_quiet import at_level
 from tests.word_recall import load
 
 RATE = 16_000
@@ -34,3 +35,40 @@ def test_a_command_after_a_long_passage_starts_where_it_starts_in_a_fresh_stream
     assert worn.audio.size <= fresh.audio.size - 8 * WINDOW, (worn.audio.size, fresh.audio.size)
     # Cleared after the passage's turn: the same turn as in a fresh stream, to a window or two.
     assert abs(kept.audio.size - fresh.audio.size) <= 2 * WINDOW, (kept.audio.size, fresh.audio.size)
+
+
+def turns(audio: np.ndarray, vad: StreamingVad) -> list[TurnEnded]:
+    """Every turn of `audio` streamed in 100 ms chunks at the default silence_ms, with `vad`."""
+    detector, ended = TurnDetector(TurnSettings()), []
+    for start in range(0, audio.size, RATE // 10):
+        ended += [e for e in detector.feed(*vad.process(audio[start : start + RATE // 10])) if isinstance(e, TurnEnded)]
+        vad.reset_if_due(detector.listening)
+    return ended + [e for e in [detector.finish()] if e is not None]
+
+
+def test_a_quiet_stream_is_heard_at_a_speaking_level() -> None:
+    """At −48 dBFS Silero alone misses "ask not" between JFK's pauses; raised by the gain it hears the same
+    turns as at −26 dBFS. A stream at a speaking level is not raised."""
+    jfk = np.concatenate([load("asr/en_jfk.flac"), np.zeros(RATE, np.float32)])
+    usual = StreamingVad()
+    heard = [t.voiced_s for t in turns(at_level(jfk, -26), usual)]
+    assert usual.gain < 1.5, usual.gain
+    unraised = StreamingVad()
+    unraised.level.observe = lambda windows, probs: None  # never asks for a gain: Silero hears the stream as it is
+    quiet = StreamingVad()
+    missed, raised = turns(at_level(jfk, -48), unraised), turns(at_level(jfk, -48), quiet)
+    assert 10 ** (16 / 20) <= quiet.gain <= 10 ** (28 / 20), quiet.gain  # 22 dB, within its estimate's spread
+    assert len(missed) < len(heard) == len(raised), (len(missed), heard, [t.voiced_s for t in raised])
+    # The first phrase is heard at gain 1 (the level is not known yet).
+    assert sum(t.voiced_s for t in raised) >= 0.9 * sum(heard)
+
+
+def test_noise_after_a_quiet_command_does_not_carry_the_turn_on() -> None:
+    """The gain changes only with a cleared state: a step under a running state made Silero hear the noise
+    after "cancel timer" (a 16 dB SNR recording) at −48 dBFS as speech, and the turn went on."""
+    command = np.concatenate([load("spoof/en_stp_human_cancel_timer.wav"), np.zeros(RATE, np.float32)])
+    usual = turns(at_level(command, -26), StreamingVad())
+    quiet = turns(at_level(command, -48), StreamingVad())
+    assert len(quiet) == len(usual) == 1, (len(quiet), len(usual))
+    # Its start is late (the stream's first speech is heard at gain 1); its end is where it ends at −26 dBFS.
+    assert quiet[0].audio.size <= usual[0].audio.size + 3 * WINDOW, (quiet[0].audio.size, usual[0].audio.size)

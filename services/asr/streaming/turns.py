@@ -34,7 +34,8 @@ class TurnSettings:
     vad_hysteresis: float = 0.15  # ...and continues while it stays above threshold - hysteresis
     tail_ms: int = 64  # audio kept after the last voiced window (trailing consonants)
     min_speech_ms: int = 96  # voiced audio needed before a turn starts (drops clicks)
-    preroll_ms: int = 192  # audio kept before the detected start (word onsets)
+    preroll_ms: int = 400  # audio kept before the detected start: word onsets Silero scores low, a quiet first
+    # word ("ask" in "ask not", "cancel", "set"); 192 ms lost them (bench/stream_vad_levels.py)
     max_turn_s: float = 28.0  # a longer turn is closed (Whisper decodes 30 s at once)
     noise_margin: float = 3.0  # ~10 dB over the stream's noise floor starts a turn below volume_threshold
     min_volume: float = 0.0005  # −66 dBFS: nothing fainter starts a turn, whatever the floor
