@@ -1,10 +1,12 @@
 """Voice agent latency: end of the user's speech → first byte of the agent's audio, per stage.
 
-Usage: .venv/bin/python bench/voicechat_latency.py [--turns 20]
+Usage: .venv/bin/python bench/voicechat_latency.py [--turns 20] [--chunk-delay-ms 0]
 
 Starts the fleet (with the scripted LLM on the allowlist) and a scripted OpenAI-compatible LLM that
-answers instantly, then plays real speech clips into /ws/voice-chat through the gateway on a
-microphone's clock (100 ms chunks every 100 ms, then silence until the agent answers). Per turn:
+answers instantly (`--chunk-delay-ms`: streams its reply 4 characters at a time, as a real LLM's tokens
+come; the first sentence, "You said: <the transcript>.", then takes ~12 chunks), then plays real speech
+clips into /ws/voice-chat through the gateway on a microphone's clock (100 ms chunks every 100 ms, then
+silence until the agent answers). Per turn:
 ASR final (speech end → final transcript), LLM first token and TTS first frame (the service's
 `latency` events), and the total to the first audio byte; p50 and p95, then each clip's turns. "Speech end" is when the
 clip's last chunk was sent (the clips end with a little silence, so the ASR can finish before it).
@@ -128,12 +130,15 @@ async def barge_in(ws: websockets.ClientConnection, speech: bytes) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument(
+        "--chunk-delay-ms", type=float, default=0.0, help="the scripted LLM streams 4 characters per this many ms"
+    )
     args = parser.parse_args()
     os.environ["ALLOWED_URLS"] = json.dumps([LLM_URL])
     os.environ.setdefault("FOLLOW_UP_AFTER_S", "600")
 
     speeches = [pcm(c) for c in CLIPS]
-    with scripted_llm_server(), running_fleet(None):
+    with scripted_llm_server(token_delay_s=args.chunk_delay_ms / 1000), running_fleet(None):
         async with websockets.connect(CHAT, max_size=2**22) as ws:
             await ws.send(json.dumps({"type": "config", "llm_base_url": LLM_URL, "language": "en"}))
             assert json.loads(await ws.recv())["type"] == "ready"
@@ -142,7 +147,8 @@ async def main() -> None:
                 result["clip"] = CLIPS[i % len(CLIPS)]
             reactions = [await barge_in(ws, speeches[i % len(speeches)]) for i in range(args.turns)]
     silence_ms = int(os.environ.get("AGENT_SILENCE_MS", "500"))
-    print(f"{args.turns} turns, silence_ms {silence_ms}, scripted LLM (instant), Piper en")
+    pace = f"4 characters per {args.chunk_delay_ms:g} ms" if args.chunk_delay_ms else "instant"
+    print(f"{args.turns} turns, silence_ms {silence_ms}, scripted LLM ({pace}), Piper en")
     print("| stage | p50 | p95 |")
     print("|---|---|---|")
     for stage in ("asr_final", "llm", "tts_first", "total"):
