@@ -28,9 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.fleet import running_fleet
+from services.common.text_pieces import SENTENCE_END, sentences
 from services.tts.engines.base import Voice
 from services.tts.settings import TtsSettings
-from services.tts.text import SENTENCE_END, sentences
 
 warnings.filterwarnings("ignore")
 CASES = {  # engine: (language, voice, short sentence, paragraph)
@@ -122,7 +122,7 @@ def median_seconds(synthesize, text: str, rounds: int) -> float:
 
 async def long_first_sentences(url: str, speakers: list[dict], rounds: int) -> None:
     """The service's first frame for each long first sentence, over the raw engine's time for that
-    sentence said whole and for the first piece the service says first (services/tts/text.py)."""
+    sentence said whole and for the first piece the service says first (services/common/text_pieces.py)."""
     from services.tts.engines.loader import loaders
 
     print(

@@ -6,7 +6,7 @@ Usage: .venv/bin/python bench/tts_first_piece.py [--draws 3] [--engines piper,es
 
 In this process, on the raw engines: for each first sentence, the time to synthesize it whole (what
 the listener waited for before the cut) and the time to synthesize the first piece the service now
-says first (services/tts/text.py), medians over --draws; then, --draws times, the sentence said whole,
+says first (services/common/text_pieces.py), medians over --draws; then, --draws times, the sentence said whole,
 whole again, and cut (its pieces as the service synthesizes and streams them, services/tts/service.py),
 each transcribed by the fleet's Whisper model (base) and scored against the sentence (WER; CER for
 Japanese). The engines sample, so two draws of the whole sentence differ: "whole again - whole" over the
@@ -34,11 +34,11 @@ sys.path.insert(0, str(REPO))
 from bench.tts import median_seconds
 from services.asr.models import load_asr_model
 from services.asr.settings import AsrSettings
+from services.common.text_pieces import sentences
 from services.tts.engines.base import Voice
 from services.tts.engines.loader import loaders
 from services.tts.service import synthesize_piece
 from services.tts.settings import OUTPUT_RATE, TtsSettings
-from services.tts.text import sentences
 from tests.text import normalize
 
 warnings.filterwarnings("ignore")

@@ -1,6 +1,7 @@
 """The tts service in process: an unreachable catalog is a retryable 503 on the OpenAI route and an
 error event on the socket, not a crash; syntheses past the gate are refused as busy; a sentence cut
-after its first words is heard whole."""
+after its first words is heard whole, and so is one the client cut (the voice agent's first piece, then the
+rest with `continues`)."""
 
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from faster_whisper import WhisperModel
 from services.asr.models import load_asr_model
 from services.asr.settings import AsrSettings
 from services.common.errors import ServiceBusy
+from services.common.text_pieces import known_first_piece
 from services.tts.engines.base import Voice
 from services.tts.engines.loader import loaders
 from services.tts.service import TtsService
@@ -83,6 +85,14 @@ async def test_a_sentence_cut_after_its_first_words_is_heard_whole(tmp_path: Pat
             pieces = tts.check_text(text)
             assert len(pieces) == 2, pieces  # cut after the first words
             pcm = b"".join([frame async for frame in tts.stream(pieces, voice)])
+            assert heard(whisper, np.frombuffer(pcm, dtype="<i2") / 32768, OUTPUT_RATE) == normalize(text)
+            # The voice agent's way: the first piece sent before the sentence is complete, then the rest with
+            # `continues` (not cut again): the same pieces, heard the same.
+            first = known_first_piece(" ".join(text.split()[:6]) + " ")  # six words fix the cut
+            head, rest = tts.check_text(first.said), tts.check_text(text[first.end :], continues=True)
+            assert head + rest == pieces, (head, rest)
+            pcm = b"".join([frame async for frame in tts.stream(head, voice)])
+            pcm += b"".join([frame async for frame in tts.stream(rest, voice, continues=True)])
             assert heard(whisper, np.frombuffer(pcm, dtype="<i2") / 32768, OUTPUT_RATE) == normalize(text)
     finally:
         tts.pool.shutdown()

@@ -1,9 +1,18 @@
-"""Sentence splitting and the 24 kHz output conversion of the TTS service."""
+"""Sentence splitting (and the first piece known before a sentence is complete) and the 24 kHz output
+conversion of the TTS service."""
 
 import numpy as np
+import pytest
 
+from bench.tts_first_piece import HELD_OUT, TUNING
+from services.common.text_pieces import (
+    MAX_PIECE_CHARS,
+    FirstPiece,
+    ends_a_clause,
+    known_first_piece,
+    sentences,
+)
 from services.tts.service import CLAUSE_PAUSE_S, shorten_final_pause, to_output_pcm
-from services.tts.text import MAX_PIECE_CHARS, ends_a_clause, sentences
 
 
 def test_sentences_split_latin_and_cjk_text() -> None:
@@ -64,3 +73,49 @@ def test_output_is_24k_int16_and_keeps_the_pitch() -> None:
     spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
     assert abs(np.argmax(spectrum) * 24_000 / pcm.size - 440) < 2
     assert abs(np.abs(pcm).max() / 32767 - 0.5) < 0.02
+
+
+STREAMED = [
+    *TUNING,
+    *HELD_OUT,
+    "You said: the child almost hurt the small dog.",
+    "Hello, how can I help you today?",
+    "Oh, well I think that we should leave before it rains.",
+    "The quick brown fox jumps, over the lazy dog.",
+    "Sure thing, I will send the report to your manager by Friday.",
+    "Hi, you.",
+    "Yes.",
+    "Well, that is a hard one, let me think about it for a moment.",
+    "Please hold: the line is busy.",
+    "ご注文の商品は、明日の午前中に届く予定です。",
+    "I   can   book a table , for four people.",
+]
+
+
+@pytest.mark.parametrize("sentence", STREAMED)
+def test_a_first_piece_known_early_is_the_one_the_whole_sentence_gives(sentence: str) -> None:
+    """Every prefix of a streamed sentence (as an LLM's tokens come): once a first piece is known it is the
+    whole sentence's, and that piece then the rest said uncut hold the sentence's words, none lost or doubled."""
+    whole = sentences(sentence)
+    known = None
+    for end in range(1, len(sentence)):
+        if (known := known_first_piece(sentence[:end])) is not None:
+            assert known.said == whole[0], (sentence[:end], known, whole)
+            break
+    if known is None:
+        return
+    rest = sentence[known.end :].strip()
+    assert sentences(rest, cut_first=False) == [rest]  # not cut again
+    written = " ".join(sentence[: known.end].split())  # what the piece says, as the sentence has it
+    assert known.said in (written, written + ","), (known, written)
+    assert rest and whole[1].startswith(rest.split()[0]), (rest, whole)  # the rest starts where the cut is
+
+
+def test_a_first_piece_is_known_after_its_clause_or_six_words() -> None:
+    assert known_first_piece("You said:") is None  # the reply may end there
+    assert known_first_piece("You said: t") == FirstPiece("You said:", 9)
+    assert known_first_piece("The quick brown fox jumps over") is None  # "over" may go on ("overall")
+    assert known_first_piece("The quick brown fox jumps over ") == FirstPiece("The quick brown,", 15)
+    assert known_first_piece("ご注文の商品は、明") == FirstPiece("ご注文の商品は、", 8)
+    assert known_first_piece("Hi, yo") is None and known_first_piece("Yes. And") is None
+    assert known_first_piece("ご注文の商品は明日の午前中に") is None  # no spaces: clause marks only

@@ -6,7 +6,7 @@ import pytest
 
 from services.voicechat.asr_client import AsrClient
 from services.voicechat.bargein import BargeInDetector
-from services.voicechat.reply import ReplyParser
+from services.voicechat.reply import ReplyParser, Speech
 from services.voicechat.session import RateWindow
 from services.voicechat.urls import Endpoint, UrlNotAllowed, check_url
 
@@ -14,20 +14,46 @@ from services.voicechat.urls import Endpoint, UrlNotAllowed, check_url
 def parse(tokens: list[str]) -> tuple[str, list[str], str | None]:
     parser, shown, spoken = ReplyParser(), [], []
     for token in tokens:
-        text, sentences = parser.feed(token)
+        text, speech = parser.feed(token)
         shown.append(text)
-        spoken += sentences
-    text, sentences = parser.finish()
-    return "".join(shown) + text, spoken + sentences, parser.language
+        spoken += [s.text for s in speech]
+    text, speech = parser.finish()
+    return "".join(shown) + text, spoken + [s.text for s in speech], parser.language
 
 
 def test_sentences_are_released_as_soon_as_they_are_complete() -> None:
     parser = ReplyParser()
     assert parser.feed("Hello there")[1] == []
     assert parser.feed(".")[1] == []  # "." alone may be "3.5" or "..." still coming
-    assert parser.feed(" How")[1] == ["Hello there."]
+    assert parser.feed(" How")[1] == [Speech("Hello there.", "Hello there.")]
     assert parser.feed(" are you?")[1] == []
     assert parse(["こんにちは。", "元気？", "うん"])[1] == ["こんにちは。", "元気？", "うん"]
+
+
+def test_the_first_sentence_starts_with_the_piece_tts_would_say_first_as_soon_as_it_is_known() -> None:
+    """The LLM's tokens as they come: the first piece goes before its sentence is complete, the rest of that
+    sentence after it (`continues`: TTS does not cut it again), later sentences whole."""
+    reply = "The quick brown fox jumps over the lazy dog near the river bank. You said: yes."
+    parser, released = ReplyParser(), []
+    for start in range(0, len(reply), 4):
+        released += [(start, speech) for speech in parser.feed(reply[start : start + 4])[1]]
+    released += [("end", speech) for speech in parser.finish()[1]]
+    assert released == [
+        (28, Speech("The quick brown,", "The quick brown")),  # at "over ": six words fix the cut
+        (
+            64,
+            Speech(
+                "fox jumps over the lazy dog near the river bank.",
+                "fox jumps over the lazy dog near the river bank.",
+                continues=True,
+            ),
+        ),
+        ("end", Speech("You said: yes.", "You said: yes.")),  # only the first sentence is cut
+    ]
+    assert parse(["You said", ": t", "he dog."])[1] == ["You said:", "the dog."]
+    assert parse(["[ja] ご注文は、明", "日です。"])[1] == ["ご注文は、", "明日です。"]
+    assert parse(["Sure thing, I will"])[1] == ["Sure thing,", "I will"]  # a reply cut short
+    assert parse(["Yes. Of course I can help with that today."])[1] == ["Yes.", "Of course I can help with that today."]
 
 
 @pytest.mark.parametrize(

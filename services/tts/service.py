@@ -13,11 +13,11 @@ from services.common.audio import to_pcm16
 from services.common.auth import Identity, forward_headers
 from services.common.catalog_client import CatalogClient, CatalogSpeaker
 from services.common.models import ModelManager
+from services.common.text_pieces import ends_a_clause, sentences
 from services.common.workers import Budget, Job, JobKind, drop
 from services.tts.engines.base import EngineError, TtsEngine, Voice
 from services.tts.reference_audio import ReferenceAudioCache
 from services.tts.settings import OUTPUT_RATE, TtsSettings
-from services.tts.text import ends_a_clause, sentences
 
 FRAME_SAMPLES = OUTPUT_RATE // 5  # 200 ms binary frames
 CLAUSE_PAUSE_S = 0.08  # kept at the end of a piece that a sentence goes on after
@@ -111,10 +111,10 @@ class TtsService:
     def default_language(self) -> str:
         return self.settings.tts_default_language
 
-    def check_text(self, text: str) -> list[str]:
+    def check_text(self, text: str, continues: bool = False) -> list[str]:
         if len(text) > self.settings.tts_max_chars:
             raise SynthesisError(f"target_text has {len(text)} characters; the limit is {self.settings.tts_max_chars}")
-        pieces = sentences(text)
+        pieces = sentences(text, cut_first=not continues)
         if not pieces:
             raise SynthesisError("target_text is empty (nothing to say)")
         return pieces
@@ -128,18 +128,18 @@ class TtsService:
             raise SynthesisError(f"{voice.engine} cannot speak {voice.language}")
         return engine
 
-    async def stream(self, pieces: list[str], voice: Voice) -> AsyncIterator[bytes]:
+    async def stream(self, pieces: list[str], voice: Voice, continues: bool = False) -> AsyncIterator[bytes]:
         """24 kHz int16 PCM frames, piece by piece. Each piece starts when the one before it is done,
         so the first has the engine's threads to itself and a piece is ready long before the audio
-        before it has played; first pieces go ahead of every request's later pieces. The synthesis
-        holds a place at the gate until its last frame is out (ServiceBusy before any work when none
-        is free)."""
+        before it has played; first pieces go ahead of every request's later pieces (a request that
+        `continues` another has none: its listener hears that one's first piece). The synthesis holds a
+        place at the gate until its last frame is out (ServiceBusy before any work when none is free)."""
         self.engine(voice)  # a clear error (unknown engine, language, not loaded) before a place is taken
         manager = self.engines[voice.engine]
         with self.requests.acquire() as place:
 
             def submit(index: int) -> Job[bytes]:
-                kind = FIRST_PIECE if index == 0 else LATER_PIECE
+                kind = FIRST_PIECE if index == 0 and not continues else LATER_PIECE
                 return manager.submit(kind, synthesize_piece, pieces[index], voice, order=place.order)
 
             jobs = [submit(0)]

@@ -47,12 +47,16 @@ class TtsClient:
         return self._ws
 
     async def speak(
-        self, text: str, speaker_id: str | None, collection_id: str | None, language: str
+        self, text: str, speaker_id: str | None, collection_id: str | None, language: str, continues: bool = False
     ) -> AsyncIterator[bytes]:
-        """24 kHz int16 PCM frames of `text`."""
+        """24 kHz int16 PCM frames of `text`; `continues`: it goes on from the text before (not cut again)."""
         ws = await self._connection()
         request = TtsRequest(
-            target_text=text, speaker_id=speaker_id or None, collection_id=collection_id or None, language=language
+            target_text=text,
+            speaker_id=speaker_id or None,
+            collection_id=collection_id or None,
+            language=language,
+            continues=continues or None,
         )
         try:
             await ws.send(request.model_dump_json(exclude_none=True))

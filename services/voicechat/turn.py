@@ -1,6 +1,6 @@
-"""One agent turn: the LLM reply streamed as `agent_text`, each complete sentence spoken by TTS while
-the LLM goes on, audio frames after their text, then `agent_end`. Cancelling the task stops both at
-once; what was already spoken stays in the history."""
+"""One agent turn: the LLM reply streamed as `agent_text`, each complete sentence (the first one's first
+piece sooner) spoken by TTS while the LLM goes on, audio frames after their text, then `agent_end`.
+Cancelling the task stops both at once; what was already spoken stays in the history."""
 
 import asyncio
 import time
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from services.common.protocols.base import ErrorEvent, WireEvent
 from services.common.protocols.voice_chat import AgentEnd, AgentText, Config, Latency, Thinking
 from services.voicechat.llm import Llm, LlmError
-from services.voicechat.reply import ReplyParser
+from services.voicechat.reply import ReplyParser, Speech
 from services.voicechat.tts_client import TtsClient, TtsError
 
 Send = Callable[[WireEvent | bytes], Awaitable[None]]
@@ -18,7 +18,7 @@ Send = Callable[[WireEvent | bytes], Awaitable[None]]
 
 @dataclass
 class TurnResult:
-    spoken: list[str] = field(default_factory=list)  # sentences whose audio started playing
+    spoken: list[str] = field(default_factory=list)  # pieces (as written) whose audio started playing
     text: str = ""  # the whole reply as shown
     interrupted: bool = False
 
@@ -35,7 +35,7 @@ class Turn:
     async def run(self, messages: list[dict[str, str]], started: float) -> TurnResult:
         await self.send(Thinking())
         parser = ReplyParser()
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        sentences: asyncio.Queue[Speech | None] = asyncio.Queue()
         self.tts.last_speaker_id = None
         speaker = asyncio.create_task(self._speak(sentences, parser))
         try:
@@ -62,22 +62,22 @@ class Turn:
                 shown, ready = parser.feed(token)
                 if shown:
                     await self.send(AgentText(text=shown))
-                for sentence in ready:
-                    sentences.put_nowait(sentence)
+                for speech in ready:
+                    sentences.put_nowait(speech)
         except LlmError as exc:
             await self.send(ErrorEvent(source="llm", message=str(exc)))
         finally:
             shown, ready = parser.finish()
             if shown:
                 await self.send(AgentText(text=shown))
-            for sentence in ready:
-                sentences.put_nowait(sentence)
+            for speech in ready:
+                sentences.put_nowait(speech)
             sentences.put_nowait(None)
 
     async def _speak(self, sentences: asyncio.Queue, parser: ReplyParser) -> None:
         failed = False
         first_frame = True
-        while (sentence := await sentences.get()) is not None:
+        while (speech := await sentences.get()) is not None:
             if failed:
                 continue  # the text goes on; the voice stopped with the error
             language = parser.language or self.config.language
@@ -86,13 +86,14 @@ class Turn:
             sent_at = time.perf_counter()
             heard = False
             try:
-                async for frame in self.tts.speak(sentence, speaker_id, self.config.collection_id, language):
+                frames = self.tts.speak(speech.text, speaker_id, self.config.collection_id, language, speech.continues)
+                async for frame in frames:
                     if first_frame:
                         await self.send(Latency.of("tts_first", time.perf_counter() - sent_at))
                         self.on_audio()
                         first_frame = False
                     if not heard:
-                        self.result.spoken.append(sentence)
+                        self.result.spoken.append(speech.written)
                         heard = True
                     await self.send(frame)
             except TtsError as exc:

@@ -15,6 +15,11 @@ class TtsRequest(BaseModel):
     speaker_id: str | None = Field(None, description="Speaker UUID; wins over collection_id.")
     collection_id: str | None = Field(None, description="Collection UUID: its speaker for `language`.")
     language: Language | None = Field(None, description="vi, en, fr, ja, ko, zh, ru (default vi, or the speaker's).")
+    continues: bool | None = Field(
+        None,
+        description="Added: the text goes on from the previous request's (a first piece the client sent before its "
+        "sentence was complete): it is said as later pieces are, its first piece not cut again.",
+    )
 
 
 class EndEvent(WireEvent):

@@ -26,10 +26,11 @@ def describe(exc: ValidationError) -> str:
 async def serve_one(ws: WebSocket, tts: TtsService, raw: str, identity: Identity) -> None:
     try:
         request = TtsRequest.model_validate(parse_json_object(raw))
-        pieces = tts.check_text(request.target_text)
+        continues = bool(request.continues)
+        pieces = tts.check_text(request.target_text, continues)
         resolved = await tts.resolve(request.speaker_id, request.collection_id, request.language, identity)
         frames = samples = 0
-        async for frame in tts.stream(pieces, resolved.voice):
+        async for frame in tts.stream(pieces, resolved.voice, continues):
             await ws.send_bytes(frame)
             frames += 1
             samples += len(frame) // 2

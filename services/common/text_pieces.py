@@ -1,7 +1,10 @@
 """Text to pieces: synthesis streams piece by piece (sentences, then clauses of long ones) so the
-first audio comes fast; the first piece is kept to a few words whatever the punctuation."""
+first audio comes fast; the first piece is kept to a few words whatever the punctuation. The TTS
+service cuts its requests' text so; the voice agent asks `known_first_piece` of an LLM reply still
+streaming, to send that first piece before the sentence is complete."""
 
 import re
+from dataclasses import dataclass
 
 # Sentence ends: Latin/Cyrillic punctuation followed by space, and CJK full stops (no space needed).
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])|\n+")
@@ -16,6 +19,7 @@ FIRST_CLAUSE_MIN_CHARS = 4  # a first clause shorter than this is not worth a pi
 FIRST_PIECE_WORDS = 3
 MAX_FIRST_PIECE_WORDS = 4
 MIN_REST_WORDS = 2
+DECIDING_WORDS = MAX_FIRST_PIECE_WORDS + MIN_REST_WORDS  # words that fix the cut of any longer first piece
 # fmt: off
 PHRASE_STARTS = frozenset({
     "about", "after", "and", "as", "at", "because", "before", "but", "by", "for", "from", "if", "in", "into",
@@ -32,7 +36,9 @@ BINDS_FORWARD = PHRASE_STARTS | {
 # fmt: on
 
 
-def sentences(text: str) -> list[str]:
+def sentences(text: str, cut_first: bool = True) -> list[str]:
+    """`text` in pieces; `cut_first=False`: the first piece is not cut again (the text goes on from a first
+    piece said before it)."""
     pieces = []
     for sentence in SENTENCE_END.split(text):
         sentence = sentence.strip()
@@ -50,7 +56,40 @@ def sentences(text: str) -> list[str]:
         if current.strip():
             pieces.append(current.strip())
     pieces = [p for p in pieces if any(ch.isalnum() for ch in p)]
-    return split_first_words(split_first_clause(pieces))
+    return split_first_words(split_first_clause(pieces)) if cut_first else pieces
+
+
+@dataclass(frozen=True)
+class FirstPiece:
+    said: str  # as `sentences` gives it (a comma added where the words have no mark of their own)
+    end: int  # where it ends in the text it was found in: the rest of the sentence starts there
+
+
+def known_first_piece(text: str) -> FirstPiece | None:
+    """The first piece `sentences` gives for every sentence that begins with `text` (a sentence not yet
+    ended: an LLM reply still streaming), or None while what follows could change it. A first clause
+    decides it once a letter or digit follows its mark; otherwise DECIDING_WORDS words do, as
+    `split_first_words` looks no further for a longer sentence. The last word counts once a space ends it."""
+    if SENTENCE_END.search(text):
+        return None
+    mark = CLAUSE_END.search(text)
+    if mark is not None and len(clause := text[: mark.end()].strip()) >= FIRST_CLAUSE_MIN_CHARS:
+        if not any(ch.isalnum() for ch in text[mark.end() :]):
+            return None
+        said = split_first_words([clause])[0]
+        return FirstPiece(said, mark.end() if said == clause else _end_of_words(text, len(said.split())))
+    words = text.split()
+    if words and not text[-1].isspace():
+        words.pop()  # it may go on
+    if len(words) < DECIDING_WORDS:
+        return None
+    said = split_first_words([" ".join(words[:DECIDING_WORDS])])[0]
+    return FirstPiece(said, _end_of_words(text, len(said.split()))) if any(ch.isalnum() for ch in said) else None
+
+
+def _end_of_words(text: str, count: int) -> int:
+    """Where the `count`-th word of `text` ends."""
+    return list(re.finditer(r"\S+", text))[count - 1].end()
 
 
 def fallback_cut(words: list[str]) -> int:
