@@ -11,7 +11,7 @@ every turn are never decoded: lost. Whisper places some first words early, so "n
 Sets: *tune* (what the changes were chosen on): asr/, spoof/ and multilingual/ clips; *held out*: the 15
 LibriSpeech test-other clips of speaker/ and simulated conversations (bench/diarization_sim.py: 2-3
 speakers 6-12 dB apart, noise at 10-25 dB SNR in some), none of them looked at while choosing. Each item
-is scaled so that the RMS of its voiced windows is the level (tests/test_stream_quiet.py's `at_level`).
+is scaled so that the RMS of its voiced windows is the level (tests/audio_files.py's `at_level`).
 Variants: the gain off (Silero hears the stream as it is, as before 2026-12-03) and on, at each pre-roll.
 """
 
@@ -29,9 +29,8 @@ from services.asr.models import load_asr_model
 from services.asr.settings import AsrSettings
 from services.asr.streaming.turns import TurnDetector, TurnEnded, TurnSettings, TurnStarted
 from services.asr.streaming.vad import WINDOW, StreamingVad
-from tests.audio_files import read_mono
+from tests.audio_files import at_level, read_mono
 from tests.conftest import DATA
-from tests.test_stream_quiet import at_level
 
 RATE, CHUNK = 16_000, 1_600
 

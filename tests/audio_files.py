@@ -52,3 +52,11 @@ def convert(data: bytes, fmt: str) -> bytes:
 
 def wav_bytes(samples: np.ndarray, rate: int = 16_000) -> bytes:
     return encode(samples, "wav", rate)
+
+
+def at_level(samples: np.ndarray, dbfs: float) -> np.ndarray:
+    """Scaled so that the RMS of its voiced 32 ms windows (louder than a tenth of the loudest) is `dbfs`."""
+    windows = samples[: samples.size // 512 * 512].reshape(-1, 512)
+    levels = np.sqrt((windows**2).mean(axis=1))
+    voiced = windows[levels > 0.1 * levels.max()]
+    return samples * (10 ** (dbfs / 20) / np.sqrt((voiced**2).mean()))

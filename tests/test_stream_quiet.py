@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from services.asr.short_context import looks_like_a_loop
-from tests.audio_files import read_mono, wav_bytes
+from tests.audio_files import at_level, read_mono, wav_bytes
 from tests.conftest import DATA, GATEWAY
 from tests.streaming import stream
 from tests.text import normalize
@@ -27,14 +27,6 @@ CLIPS = [
     "speaker/libri_testother_1998_1998-15444-0001.flac",
 ]
 MIN_RECALL = 0.95
-
-
-def at_level(samples: np.ndarray, dbfs: float) -> np.ndarray:
-    """Scaled so that the RMS of its voiced 32 ms windows (louder than a tenth of the loudest) is `dbfs`."""
-    windows = samples[: samples.size // 512 * 512].reshape(-1, 512)
-    levels = np.sqrt((windows**2).mean(axis=1))
-    voiced = windows[levels > 0.1 * levels.max()]
-    return samples * (10 ** (dbfs / 20) / np.sqrt((voiced**2).mean()))
 
 
 def recall(reference: str, hypothesis: str) -> float:

@@ -5,7 +5,7 @@ import numpy as np
 
 from services.asr.streaming.turns import TurnDetector, TurnEnded, TurnSettings
 from services.asr.streaming.vad import WINDOW, StreamingVad
-from tests.test_stream_quiet import at_level
+from tests.audio_files import at_level
 from tests.word_recall import load
 
 RATE = 16_000

@@ -1,4 +1,6 @@
-"""Speech level normalisation before decoding."""
+"""Speech levels: a stream's noise floor, and quiet speech raised before decoding."""
+
+from collections import deque
 
 import numpy as np
 
@@ -16,3 +18,23 @@ def level_up(audio: np.ndarray) -> np.ndarray:
     speech = float(np.sqrt(np.mean(np.square(levels[levels >= np.median(levels)]))))
     gain = min(MAX_GAIN, TARGET_SPEECH_RMS / speech) if speech > 0 else 1.0
     return audio * np.float32(gain) if gain > 1.0 else audio
+
+
+NOISE_PROBABILITY = 0.2  # windows Silero is this sure are not speech measure the noise floor
+
+
+class NoiseFloor:
+    """A stream's background level: the median RMS of its last `windows` clearly non-speech windows, once
+    there are `min_windows` of them."""
+
+    def __init__(self, windows: int, min_windows: int) -> None:
+        self._levels: deque[float] = deque(maxlen=windows)
+        self._min_windows = min_windows
+
+    def observe(self, rms: float, prob: float) -> None:
+        if prob < NOISE_PROBABILITY:
+            self._levels.append(rms)
+
+    @property
+    def level(self) -> float | None:
+        return float(np.median(self._levels)) if len(self._levels) >= self._min_windows else None

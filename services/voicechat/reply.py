@@ -69,8 +69,9 @@ class ReplyParser:
 
     def _speech(self, sentence: str) -> Speech:
         """A complete sentence as it came (spaces around it included), or the rest of one begun early."""
-        rest, self._head_chars = sentence[self._head_chars :].strip(), 0
-        return Speech(rest, rest, continues=len(rest) < len(sentence.strip()))
+        rest, continues = sentence[self._head_chars :].strip(), self._head_chars > 0
+        self._head_chars = 0
+        return Speech(rest, rest, continues)
 
     def finish(self) -> tuple[str, list[Speech]]:
         """At the end of the reply: whatever was held back, and the last sentence."""

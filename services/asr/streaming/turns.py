@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.asr.levels import NoiseFloor
 from services.asr.streaming.vad import WINDOW
 
 WINDOW_S = WINDOW / 16_000
@@ -46,24 +47,8 @@ class TurnSettings:
 # The turn model hears the stream's last 8 s (its input), the turns before this one included: after a
 # pause ended a turn, "ask not" alone sounds finished, in the middle of JFK's sentence it does not.
 MODEL_CONTEXT_WINDOWS = round(8.0 / WINDOW_S)
-NOISE_PROBABILITY = 0.2  # windows Silero is this sure are not speech measure the noise floor
-NOISE_WINDOWS = 156  # ~5 s of them
-NOISE_MIN_WINDOWS = 16  # ~0.5 s before the floor counts
-
-
-class NoiseFloor:
-    """The stream's background level: the median RMS of its recent clearly non-speech windows."""
-
-    def __init__(self) -> None:
-        self._levels: deque[float] = deque(maxlen=NOISE_WINDOWS)
-
-    def observe(self, rms: float, prob: float) -> None:
-        if prob < NOISE_PROBABILITY:
-            self._levels.append(rms)
-
-    @property
-    def level(self) -> float | None:
-        return float(np.median(self._levels)) if len(self._levels) >= NOISE_MIN_WINDOWS else None
+NOISE_WINDOWS = 156  # the noise floor: ~5 s of clearly non-speech windows...
+NOISE_MIN_WINDOWS = 16  # ...counting once there are ~0.5 s
 
 
 @dataclass(frozen=True)
@@ -135,7 +120,7 @@ class TurnDetector:
     _voiced_windows: int = 0
     _next_partial: int = 0
     _speech_end: int = 0  # window count of the turn up to the last voiced window
-    noise: NoiseFloor = field(default_factory=NoiseFloor)
+    noise: NoiseFloor = field(default_factory=lambda: NoiseFloor(NOISE_WINDOWS, NOISE_MIN_WINDOWS))
     windows_seen: int = 0  # every window fed so far: the stream's clock
     last_turn_ended: int | None = None  # windows_seen where the latest turn's speech ended
     gap_before_turn_s: float | None = None  # silence between the previous turn and the current (or last) one

@@ -31,15 +31,14 @@ from collections import deque
 import numpy as np
 from faster_whisper.vad import get_vad_model
 
-from services.asr.levels import MAX_GAIN, TARGET_SPEECH_RMS
+from services.asr.levels import MAX_GAIN, TARGET_SPEECH_RMS, NoiseFloor
 
 WINDOW = 512  # samples at 16 kHz = 32 ms
 CONTEXT = 64  # samples of the previous window the model sees
 RESET_INTERVAL_WINDOWS = round(2.0 * 16_000 / WINDOW)  # Pipecat's _MODEL_RESET_INTERVAL_SECS
 RESET_MAX_PROBABILITY = 0.1  # Pipecat's _MODEL_RESET_MAX_CONFIDENCE...
 RESET_QUIET_WINDOWS = 5  # ...for this many windows in a row (_MODEL_RESET_LOW_CONFIDENCE_WINDOWS)
-NOISE_PROBABILITY = 0.2  # windows scored below this measure the noise floor; windows louder than...
-NOISE_MARGIN = 3.0  # ...this times the floor...
+NOISE_MARGIN = 3.0  # windows louder than this times the noise floor...
 MIN_SPEECH_RMS = 0.0005  # ...and than −66 dBFS measure the stream's speech level...
 LEVEL_WINDOWS = round(3.0 * 16_000 / WINDOW)  # ...over the last 3 s of them...
 LEVEL_MIN_WINDOWS = round(0.25 * 16_000 / WINDOW)  # ...once there is 0.25 s (a floor too: 0.25 s of noise)
@@ -51,13 +50,13 @@ class SpeechLevel:
 
     def __init__(self) -> None:
         self._speech: deque[float] = deque(maxlen=LEVEL_WINDOWS)
-        self._noise: deque[float] = deque(maxlen=LEVEL_WINDOWS)
+        self._noise = NoiseFloor(LEVEL_WINDOWS, LEVEL_MIN_WINDOWS)
 
     def observe(self, windows: np.ndarray, probs: np.ndarray) -> None:
         levels = np.sqrt((windows * windows).mean(axis=1))
-        self._noise.extend(levels[probs < NOISE_PROBABILITY].tolist())
-        if len(self._noise) >= LEVEL_MIN_WINDOWS:
-            floor = float(np.median(self._noise))
+        for rms, prob in zip(levels, probs, strict=True):
+            self._noise.observe(float(rms), float(prob))
+        if (floor := self._noise.level) is not None:
             self._speech.extend(levels[levels >= max(MIN_SPEECH_RMS, NOISE_MARGIN * floor)].tolist())
 
     @property
@@ -114,10 +113,11 @@ class StreamingVad:
         stream's speech level calls for another gain, the recent windows are clearly non-speech and no turn
         is running (see the module's docstring). Takes effect from the next chunk."""
         due = self._windows_since_reset >= RESET_INTERVAL_WINDOWS
-        regain = max(self.level.gain, self.gain) / min(self.level.gain, self.gain) >= GAIN_STEP
+        gain = self.level.gain
+        regain = max(gain, self.gain) / min(gain, self.gain) >= GAIN_STEP
         if in_turn or self._quiet_run < RESET_QUIET_WINDOWS or not (due or regain):
             return False
-        self.gain = self.level.gain
+        self.gain = gain
         self._clear_state()
         self.resets += 1
         return True
